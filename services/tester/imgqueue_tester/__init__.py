@@ -1,0 +1,1 @@
+"""imgqueue tester: uploads sample images and follows their jobs to the end."""

@@ -1,0 +1,166 @@
+"""Runs N worker processes, each with its own Redis connection, and looks after them.
+
+* A child that dies (OOM, crash, SIGKILL) has its job handed back at once (counted as a loss) and
+  is replaced.
+* A job past its time limit plus a grace period (the child's own SIGALRM did not stop it, e.g. stuck
+  in C code) gets its child SIGKILLed; the job fails with ``time_limit_exceeded``.
+* SIGTERM/SIGINT: children get SIGTERM and ``shutdown_timeout`` seconds to finish their job; then
+  SIGKILL, and whatever they still held goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.process
+import signal
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+import redis
+from imgqueue.config import Settings
+from imgqueue.job import JobStatus
+from imgqueue.queue import Queue, connect
+
+from imgqueue.logs import setup_logging
+from .worker import REDIS_ERRORS, Worker, new_worker_id
+
+log = logging.getLogger(__name__)
+
+HARD_LIMIT_GRACE = 10.0
+_ctx = multiprocessing.get_context("spawn")
+
+
+def _child_main(settings: Settings, worker_id: str) -> None:
+    setup_logging(settings.log_level)
+    worker = Worker(settings, worker_id)
+    worker.install_signal_handlers()
+    worker.run()
+
+
+@dataclass
+class Slot:
+    index: int
+    worker_id: str = ""
+    process: multiprocessing.process.BaseProcess | None = None
+    restarts: list[float] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, concurrency: int | None = None) -> None:
+        self.settings = settings
+        self.concurrency = concurrency or settings.concurrency
+        self.slots = [Slot(i) for i in range(self.concurrency)]
+        self._stop = False
+        self._queue: Queue | None = None
+
+    @property
+    def queue(self) -> Queue:
+        if self._queue is None:
+            self._queue = Queue(connect(self.settings), self.settings)
+        return self._queue
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self._stop:
+            log.info("supervisor signal=%s: stopping %d workers (up to %.0f s to finish their jobs)",
+                     signal.Signals(signum).name, self.concurrency, self.settings.shutdown_timeout)
+        self._stop = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        log.info("supervisor starting %d worker processes on queue %s", self.concurrency, self.settings.queue_name)
+        for slot in self.slots:
+            self._start(slot)
+        while not self._stop:
+            time.sleep(0.5)
+            for slot in self.slots:
+                if self._stop:
+                    break
+                self._check(slot)
+        self._shutdown()
+        return 0
+
+    def _start(self, slot: Slot) -> None:
+        now = time.monotonic()
+        slot.restarts = [t for t in slot.restarts if now - t < 60] + [now]
+        if len(slot.restarts) > 5:  # crashing in a loop: slow down instead of spinning
+            time.sleep(5)
+        slot.worker_id = new_worker_id(slot.index)
+        slot.process = _ctx.Process(target=_child_main, args=(self.settings, slot.worker_id),
+                                    name=f"imgqueue-worker-{slot.index}", daemon=False)
+        slot.process.start()
+
+    def _check(self, slot: Slot) -> None:
+        proc = slot.process
+        if proc is None:
+            return
+        if not proc.is_alive():
+            log.warning("worker=%s exited with code %s; handing back its job and restarting it",
+                        slot.worker_id, proc.exitcode)
+            self._release(slot.worker_id, count_loss=proc.exitcode != 0)
+            self._start(slot)
+            return
+        self._enforce_time_limit(slot)
+
+    def _enforce_time_limit(self, slot: Slot) -> None:
+        try:
+            current, started = self.queue.redis.hmget(self.queue.keys.worker(slot.worker_id),
+                                                      ["current_job", "job_started"])
+        except REDIS_ERRORS:
+            return
+        if not current or not started:
+            return
+        limit = self.settings.job_time_limit + HARD_LIMIT_GRACE
+        if time.time() - float(started) <= limit:
+            return
+        log.error("job=%s worker=%s still running after %.0f s: killing the worker process",
+                  current, slot.worker_id, limit)
+        assert slot.process is not None
+        slot.process.kill()
+        slot.process.join(5)
+        try:
+            self.queue.finish(slot.worker_id, current, JobStatus.FAILED, {
+                "error_code": "time_limit_exceeded",
+                "error": f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s "
+                         "and its worker process was killed"})
+        except REDIS_ERRORS as exc:
+            log.warning("could not fail job=%s: %s", current, exc)
+        self._release(slot.worker_id, count_loss=False)
+        self._start(slot)
+
+    def _release(self, worker_id: str, count_loss: bool) -> None:
+        try:
+            found = self.queue.recover(release_worker=worker_id, count_loss=count_loss)
+        except (REDIS_ERRORS + (redis.ResponseError,)) as exc:
+            log.warning("could not hand back the jobs of worker=%s: %s (recovery will)", worker_id, exc)
+            return
+        if found.requeued or found.failed:
+            log.warning("worker=%s released: requeued=%s failed=%s", worker_id,
+                        ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
+
+    def _shutdown(self) -> None:
+        live = [s for s in self.slots if s.process is not None and s.process.is_alive()]
+        for slot in live:
+            assert slot.process is not None and slot.process.pid is not None
+            try:
+                slot.process.terminate()
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        for slot in live:
+            assert slot.process is not None
+            slot.process.join(max(0.0, deadline - time.monotonic()))
+        for slot in self.slots:
+            proc = slot.process
+            if proc is None:
+                continue
+            if proc.is_alive():
+                log.warning("worker=%s did not stop within %.0f s: killing it", slot.worker_id,
+                            self.settings.shutdown_timeout)
+                proc.kill()
+                proc.join(5)
+            # Anything a stopped child still held goes back to the queue (not a loss: it was asked to stop).
+            self._release(slot.worker_id, count_loss=False)
+        log.info("supervisor stopped")

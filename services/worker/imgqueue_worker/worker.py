@@ -1,0 +1,217 @@
+"""One worker process: takes jobs one at a time, resizes them, records the outcome.
+
+A background thread keeps the heartbeat fresh and runs recovery (dead workers' jobs, due retries).
+SIGTERM or SIGINT: stop taking jobs, finish the current one, hand back anything held, exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import redis
+from imgqueue import imaging
+from imgqueue.config import Settings
+from imgqueue.errors import (
+    ImageError,
+    InputMissing,
+    InvalidSpec,
+    JobTimeLimitExceeded,
+    TransientError,
+)
+from imgqueue.job import Job, JobStatus
+from imgqueue.queue import Queue, connect, retry_delay
+from imgqueue.storage import Storage, atomic_write
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# How long to keep retrying Redis when recording an outcome before giving up (the job is then
+# recovered by another worker once our heartbeat expires).
+REDIS_PATIENCE = 300.0
+
+
+def new_worker_id(slot: int = 0) -> str:
+    return f"{socket.gethostname()}.{os.getpid()}.{slot}.{random.randrange(16**6):06x}"
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}GB"
+
+
+class Worker:
+    def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
+        self.settings = settings
+        self.id = worker_id or new_worker_id()
+        self.storage = Storage(settings.upload_dir, settings.output_dir)
+        self.limits = imaging.Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension)
+        self.stopping = threading.Event()
+        self.parent_pid = os.getppid()
+        self._queue: Queue | None = None
+
+    @property
+    def queue(self) -> Queue:
+        if self._queue is None:
+            self._queue = Queue(connect(self.settings), self.settings)
+        return self._queue
+
+    # --- life cycle --------------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGALRM, self._on_time_limit)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.stopping.is_set():
+            log.info("worker=%s signal=%s stopping after the current job", self.id, signal.Signals(signum).name)
+        self.stopping.set()
+
+    def _on_time_limit(self, signum: int, frame: FrameType | None) -> None:
+        raise JobTimeLimitExceeded(f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s")
+
+    def run(self) -> None:
+        self.storage.ensure_dirs()
+        swept = self.storage.sweep_temp_files()
+        if swept:
+            log.info("worker=%s removed %d stale temp files", self.id, swept)
+        self._with_redis(lambda: self.queue.register(self.id, self._info()))
+        log.info("worker=%s pid=%d queue=%s started", self.id, os.getpid(), self.settings.queue_name)
+        beat = threading.Thread(target=self._housekeeping, name="heartbeat", daemon=True)
+        beat.start()
+        job: Job | None = None
+        try:
+            while not self.stopping.is_set():
+                if job is None:
+                    job = self._with_redis(lambda: self.queue.claim(self.id, timeout=1.0))
+                    if job is None:
+                        continue
+                job = self.process(job, claim_next=True)
+        finally:
+            self.stopping.set()
+            beat.join(timeout=self.settings.heartbeat_interval + 1)
+            try:
+                self.queue.unregister(self.id)
+            except REDIS_ERRORS as exc:
+                log.warning("worker=%s could not unregister: %s", self.id, exc)
+            log.info("worker=%s stopped", self.id)
+
+    def _info(self) -> dict[str, Any]:
+        return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": repr(time.time()),
+                "current_job": "", "job_started": "", "jobs_done": 0, "jobs_failed": 0}
+
+    def _housekeeping(self) -> None:
+        """Heartbeat every interval; recovery every recovery interval; notice our parent dying."""
+        queue = Queue(connect(self.settings), self.settings)
+        next_recovery = 0.0
+        while not self.stopping.wait(0 if next_recovery == 0 else self.settings.heartbeat_interval):
+            if os.getppid() != self.parent_pid:
+                log.warning("worker=%s parent process is gone; stopping after the current job", self.id)
+                self.stopping.set()
+                break
+            try:
+                queue.heartbeat(self.id)
+                if time.monotonic() >= next_recovery:
+                    self.recover(queue)
+                    next_recovery = time.monotonic() + self.settings.recovery_interval
+            except REDIS_ERRORS as exc:
+                log.warning("worker=%s heartbeat failed: %s", self.id, exc)
+                next_recovery = next_recovery or 1.0
+
+    def recover(self, queue: Queue) -> None:
+        found = queue.recover()
+        for wid in found.dead_workers:
+            log.warning("worker=%s found dead worker=%s requeued=%s failed=%s", self.id, wid,
+                        ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
+        for job in queue.get_many(found.failed):
+            self.storage.remove(job.input_path)
+        if found.promoted:
+            log.info("worker=%s moved %d retries back to the queue", self.id, found.promoted)
+
+    # --- one job -----------------------------------------------------------------------------------
+
+    def process(self, job: Job, claim_next: bool = False) -> Job | None:
+        """Run ``job``, record its outcome, and return the next job when ``claim_next`` (and not stopping)."""
+        started = time.perf_counter()
+        outcome, fields, retry_at = self._run(job)
+        ms = (time.perf_counter() - started) * 1000
+        fields["duration_ms"] = round(ms, 1)
+        finished = self._with_redis(lambda: self.queue.finish(
+            self.id, job.id, outcome, fields, retry_at, claim_next=claim_next and not self.stopping.is_set()))
+        if finished.applied and outcome in (JobStatus.DONE, JobStatus.FAILED):
+            self.storage.remove(job.input_path)
+        self._log_outcome(job, outcome, fields, ms, finished.applied)
+        return finished.next_job
+
+    def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], float]:
+        """Resize; map every failure onto an outcome. Never raises for a bad job."""
+        signal.setitimer(signal.ITIMER_REAL, self.settings.job_time_limit)
+        try:
+            data = self.storage.read_input(job.input_path)
+            with atomic_write(Path(job.output_path)) as out:
+                result = imaging.resize(data, out, job.spec, self.limits)
+                size = out.tell()
+            return JobStatus.DONE, {"output_width": result.width, "output_height": result.height,
+                                    "output_bytes": size, "output_format": result.format.lower(),
+                                    "error_code": "", "error": ""}, 0.0
+        except (ImageError, InvalidSpec, InputMissing, JobTimeLimitExceeded) as exc:
+            return JobStatus.FAILED, _error_fields(exc), 0.0
+        except TransientError as exc:
+            if job.retries < self.settings.max_retries:
+                return JobStatus.RETRYING, _error_fields(exc), time.time() + retry_delay(self.settings, job.retries)
+            fields = _error_fields(exc)
+            fields["error"] = f"{fields['error']} (gave up after {job.retries} retries)"
+            return JobStatus.FAILED, fields, 0.0
+        except MemoryError:
+            return JobStatus.FAILED, {"error_code": "out_of_memory", "error": "the image needed more memory "
+                                      "than this worker has"}, 0.0
+        except Exception as exc:  # a bug of ours: fail this job readably, keep the worker alive
+            log.exception("job=%s worker=%s unexpected error", job.id, self.id)
+            return JobStatus.FAILED, {"error_code": "internal_error", "error": f"{type(exc).__name__}: {exc}"}, 0.0
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _log_outcome(self, job: Job, outcome: JobStatus, fields: dict[str, Any], ms: float, applied: bool) -> None:
+        stale = "" if applied else " stale=true"
+        src = f"{job.input_width}x{job.input_height}/{job.input_format or '?'}/{_human(job.input_bytes)}"
+        if outcome is JobStatus.DONE:
+            dst = f"{fields['output_width']}x{fields['output_height']}/{fields['output_format']}/" \
+                  f"{_human(fields['output_bytes'])}"
+            log.info("job=%s status=done ms=%.0f input=%s output=%s attempt=%d worker=%s%s",
+                     job.id, ms, src, dst, job.attempts, self.id, stale)
+        else:
+            log.warning("job=%s status=%s ms=%.0f input=%s code=%s error=%r attempt=%d worker=%s%s",
+                        job.id, outcome.value, ms, src, fields.get("error_code"), fields.get("error"),
+                        job.attempts, self.id, stale)
+
+    def _with_redis(self, call: Callable[[], T]) -> T:
+        """Run a Redis call, retrying connection errors with backoff for up to REDIS_PATIENCE seconds."""
+        deadline = time.monotonic() + REDIS_PATIENCE
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except REDIS_ERRORS as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("worker=%s redis unavailable (%s); retrying in %.1f s", self.id, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0) * random.uniform(0.8, 1.2)
+
+
+def _error_fields(exc: Exception) -> dict[str, Any]:
+    return {"error_code": getattr(exc, "code", "error"), "error": str(exc) or type(exc).__name__}

@@ -1,0 +1,85 @@
+"""Exceptions. Each carries a short machine-readable ``code`` used in API errors and job records."""
+
+from __future__ import annotations
+
+
+class ImgqueueError(Exception):
+    code = "error"
+
+
+class ConfigError(ImgqueueError, ValueError):
+    """A setting is missing or malformed. The message names the variable."""
+
+    code = "config_error"
+
+
+class JobNotFound(ImgqueueError, LookupError):
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+class InvalidSpec(ImgqueueError, ValueError):
+    """Resize parameters that can never work (unknown fit, negative width...)."""
+
+    code = "invalid_parameter"
+
+
+# --- Permanent image errors: the job fails at once, retrying cannot help. ---------------------------
+
+
+class ImageError(ImgqueueError):
+    """Base of every error caused by the input image itself."""
+
+    code = "image_error"
+    http_status = 422
+
+
+class NotAnImage(ImageError):
+    code = "not_an_image"
+    http_status = 415
+
+
+class UnsupportedFormat(ImageError):
+    code = "unsupported_format"
+    http_status = 415
+
+
+class CorruptImage(ImageError):
+    code = "corrupt_image"
+    http_status = 422
+
+
+class TooManyPixels(ImageError):
+    code = "too_many_pixels"
+    http_status = 413
+
+
+class TooManyFrames(ImageError):
+    code = "too_many_frames"
+    http_status = 422
+
+
+# --- Failures of the job's run that are not about the image. ----------------------------------------
+
+
+class TransientError(ImgqueueError):
+    """Worth retrying with backoff: storage I/O, a lost connection."""
+
+    code = "transient_error"
+
+
+class StorageError(TransientError):
+    code = "storage_error"
+
+
+class JobTimeLimitExceeded(ImgqueueError):
+    code = "time_limit_exceeded"
+
+
+class InputMissing(ImgqueueError):
+    """The uploaded file a job points at is gone: no retry can bring it back."""
+
+    code = "input_missing"

@@ -1,0 +1,79 @@
+"""Every Redis key and channel name imgqueue uses, in one place.
+
+Two names are the Node demo's and must not change: the queue list (default ``image_jobs``) and the
+per-job status string ``job:<id>:status``. Everything else lives under ``imgqueue:``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "imgqueue"
+JOB_PREFIX = "job:"
+STATUS_SUFFIX = ":status"
+
+
+def job_status(job_id: str) -> str:
+    """String holding the job's status (the demo's key): ``GET job:<id>:status``."""
+    return f"{JOB_PREFIX}{job_id}{STATUS_SUFFIX}"
+
+
+def job_hash(job_id: str) -> str:
+    """Hash holding the rest of the job record."""
+    return f"{JOB_PREFIX}{job_id}"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names that depend on the queue name, so several queues can share one Redis."""
+
+    queue: str
+
+    @property
+    def delayed(self) -> str:
+        """Sorted set of jobs waiting for a retry, scored by the time they may run again."""
+        return f"{PREFIX}:{self.queue}:delayed"
+
+    @property
+    def index(self) -> str:
+        """Sorted set of job ids scored by creation time, for listing; trimmed to the job TTL."""
+        return f"{PREFIX}:{self.queue}:index"
+
+    @property
+    def stats(self) -> str:
+        """Hash of counters: enqueued, started, done, failed, retried, lost, recovered."""
+        return f"{PREFIX}:{self.queue}:stats"
+
+    @property
+    def workers(self) -> str:
+        """Set of registered worker ids."""
+        return f"{PREFIX}:{self.queue}:workers"
+
+    @property
+    def events(self) -> str:
+        """Pub/sub channel: one JSON message per job transition."""
+        return f"{PREFIX}:{self.queue}:events"
+
+    @property
+    def processing_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:processing:"
+
+    @property
+    def worker_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:worker:"
+
+    @property
+    def heartbeat_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:heartbeat:"
+
+    def processing(self, worker_id: str) -> str:
+        """List of the jobs a worker process has taken and not finished."""
+        return self.processing_prefix + worker_id
+
+    def worker(self, worker_id: str) -> str:
+        """Hash describing a worker: host, pid, current job, last heartbeat, jobs done."""
+        return self.worker_prefix + worker_id
+
+    def heartbeat(self, worker_id: str) -> str:
+        """Key that exists while a worker is alive (it carries a TTL, refreshed by the worker)."""
+        return self.heartbeat_prefix + worker_id

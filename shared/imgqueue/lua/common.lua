@@ -1,0 +1,59 @@
+-- Shared by every imgqueue script. Python prepends this file to each script body.
+-- The caller passes key-name pieces in ARGV so that key names are defined only in keys.py.
+-- ARGV[1] now (epoch seconds), ARGV[2] job TTL (s), ARGV[3] events channel,
+-- ARGV[4] job key prefix ("job:"), ARGV[5] status key suffix (":status").
+local NOW = ARGV[1]
+local TTL = tonumber(ARGV[2])
+local CHANNEL = ARGV[3]
+local JOB_PREFIX = ARGV[4]
+local STATUS_SUFFIX = ARGV[5]
+
+local function status_key(id) return JOB_PREFIX .. id .. STATUS_SUFFIX end
+local function hash_key(id) return JOB_PREFIX .. id end
+
+local function get_status(id)
+  local st = redis.call('GET', status_key(id))
+  if not st then return nil end
+  return st
+end
+
+-- Set the status in both places, refresh both TTLs and publish the transition.
+local function set_status(id, status, extra)
+  local h = hash_key(id)
+  redis.call('SET', status_key(id), status, 'EX', TTL)
+  redis.call('HSET', h, 'status', status)
+  if extra then
+    for i = 1, #extra, 2 do redis.call('HSET', h, extra[i], extra[i + 1]) end
+  end
+  redis.call('EXPIRE', h, TTL)
+  local event = {id = id, status = status, ts = tonumber(NOW)}
+  if extra then
+    for i = 1, #extra, 2 do
+      local k = extra[i]
+      if k == 'worker' or k == 'error' or k == 'error_code' or k == 'duration_ms' then event[k] = extra[i + 1] end
+    end
+  end
+  redis.call('PUBLISH', CHANNEL, cjson.encode(event))
+end
+
+local function hash_fields(id)
+  return redis.call('HGETALL', hash_key(id))
+end
+
+-- Start a job that sits in this worker's processing list. Returns the record, or nil when the
+-- entry was stale (job finished, expired or already running) and has been dropped from the list.
+local function claim(id, processing, worker_hash, stats, worker_id)
+  local st = get_status(id)
+  if st == 'processing' and redis.call('HGET', hash_key(id), 'worker') == worker_id then
+    return hash_fields(id)  -- ours already: an earlier reply was lost on the way back
+  end
+  if st ~= 'queued' and st ~= 'retrying' then
+    redis.call('LREM', processing, 1, id)
+    return nil
+  end
+  redis.call('HINCRBY', hash_key(id), 'attempts', 1)
+  set_status(id, 'processing', {'started_at', NOW, 'worker', worker_id})
+  redis.call('HSET', worker_hash, 'current_job', id, 'job_started', NOW)
+  redis.call('HINCRBY', stats, 'started', 1)
+  return hash_fields(id)
+end

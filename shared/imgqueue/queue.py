@@ -1,0 +1,252 @@
+"""The queue protocol on Redis: enqueue, reliable fetch, checked transitions, heartbeats, recovery.
+
+* A job's record and status are written in the same MULTI/EXEC as the ``LPUSH`` that queues it, so no
+  worker can ever see an id whose record does not exist yet.
+* A worker takes a job by moving it (``BLMOVE``) into a processing list of its own, then a Lua script
+  checks the status and starts it. Outcomes are recorded by a Lua script that only moves a job forward
+  (a late ``queued`` can never overwrite ``done``) and may take the next job in the same round trip.
+* Workers keep a heartbeat key with a TTL. Live workers run ``recover()`` every few seconds: the jobs
+  of a worker whose heartbeat expired go back to the head of the queue, or fail after ``max_lost``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import redis
+
+from . import keys
+from .config import Settings
+from .errors import JobNotFound
+from .job import Job, JobStatus
+
+PROMOTE_BATCH = 1000
+
+
+@cache
+def _lua(name: str) -> str:
+    folder = resources.files("imgqueue") / "lua"
+    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A Redis client with timeouts suited to blocking fetches; responses are decoded to str."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        socket_timeout=15,
+        health_check_interval=30,
+    )
+
+
+def retry_delay(settings: Settings, retries: int) -> float:
+    """Exponential backoff with full jitter in [0.5, 1.5) x base x 2^retries, capped."""
+    delay = min(settings.retry_backoff_max, settings.retry_backoff_base * (2 ** retries))
+    return float(delay * random.uniform(0.5, 1.5))
+
+
+@dataclass(frozen=True)
+class Recovery:
+    promoted: int
+    requeued: list[str]
+    failed: list[str]
+    dead_workers: list[str]
+
+
+@dataclass(frozen=True)
+class Finished:
+    applied: bool  # False when the transition was refused (the job had moved on without us)
+    next_job: Job | None
+
+
+class Queue:
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.redis = client
+        self.settings = settings
+        self.keys = keys.Keys(settings.queue_name)
+        self._claim = client.register_script(_lua("claim"))
+        self._finish = client.register_script(_lua("finish"))
+        self._recover = client.register_script(_lua("recover"))
+
+    # --- producers ---------------------------------------------------------------------------------
+
+    def enqueue(self, job: Job) -> Job:
+        return self.enqueue_many([job])[0]
+
+    def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
+        """Write each record and status, index it, push it and publish ``queued``: one transaction."""
+        now = time.time()
+        ttl = self.settings.job_ttl
+        pipe = self.redis.pipeline(transaction=True)
+        for job in jobs:
+            job.status = JobStatus.QUEUED
+            job.created_at = job.created_at or now
+            hkey = keys.job_hash(job.id)
+            pipe.hset(hkey, mapping=job.to_redis())
+            pipe.expire(hkey, ttl)
+            pipe.set(keys.job_status(job.id), JobStatus.QUEUED.value, ex=ttl)
+            pipe.zadd(self.keys.index, {job.id: job.created_at})
+            pipe.lpush(self.settings.queue_name, job.id)
+            pipe.publish(self.keys.events, self._event(job.id, JobStatus.QUEUED, now))
+        if jobs:
+            pipe.hincrby(self.keys.stats, "enqueued", len(jobs))
+            pipe.zremrangebyscore(self.keys.index, "-inf", now - ttl)
+        pipe.execute()
+        return list(jobs)
+
+    # --- readers -----------------------------------------------------------------------------------
+
+    def status(self, job_id: str) -> JobStatus:
+        raw = self.redis.get(keys.job_status(job_id))
+        if raw is None:
+            raise JobNotFound(job_id)
+        return JobStatus(raw)
+
+    def get(self, job_id: str) -> Job:
+        found = self.get_many([job_id])
+        if not found:
+            raise JobNotFound(job_id)
+        return found[0]
+
+    def get_many(self, job_ids: Iterable[str]) -> list[Job]:
+        """The records that exist, in the order asked; expired or unknown ids are left out."""
+        ids = list(job_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(keys.job_hash(job_id))
+            pipe.get(keys.job_status(job_id))
+        raw = pipe.execute()
+        jobs = []
+        for i in range(len(ids)):
+            record, status = raw[2 * i], raw[2 * i + 1]
+            if record and status:
+                jobs.append(Job.from_redis(record, status))
+        return jobs
+
+    def list_jobs(self, status: JobStatus | None = None, limit: int = 50, scan_limit: int = 10_000) -> list[Job]:
+        """Newest first; with ``status``, only those in that status among the newest ``scan_limit``."""
+        found: list[Job] = []
+        page = max(limit, 100)
+        start = 0
+        while len(found) < limit and start < scan_limit:
+            ids = self.redis.zrevrange(self.keys.index, start, start + page - 1)
+            if not ids:
+                break
+            for job in self.get_many(ids):
+                if status is None or job.status is status:
+                    found.append(job)
+            start += page
+        return found[:limit]
+
+    def depth(self) -> int:
+        return int(self.redis.llen(self.settings.queue_name))
+
+    def stats(self) -> dict[str, int]:
+        counters = {k: int(v) for k, v in self.redis.hgetall(self.keys.stats).items()}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.llen(self.settings.queue_name)
+        pipe.zcard(self.keys.delayed)
+        queued, delayed = pipe.execute()
+        workers = self.workers()
+        counters.update(queued=queued, delayed=delayed,
+                        processing=sum(1 for w in workers if w.get("current_job")),
+                        workers=sum(1 for w in workers if w.get("alive")))
+        return counters
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The registry: one dict per worker with ``alive`` telling whether its heartbeat is fresh."""
+        ids = sorted(self.redis.smembers(self.keys.workers))
+        pipe = self.redis.pipeline(transaction=False)
+        for wid in ids:
+            pipe.hgetall(self.keys.worker(wid))
+            pipe.exists(self.keys.heartbeat(wid))
+        raw = pipe.execute()
+        out = []
+        for i, wid in enumerate(ids):
+            info: dict[str, Any] = dict(raw[2 * i])
+            info.update(id=wid, alive=bool(raw[2 * i + 1]))
+            out.append(info)
+        return out
+
+    # --- workers -----------------------------------------------------------------------------------
+
+    def register(self, worker_id: str, info: dict[str, Any]) -> None:
+        """Announce a worker (before it takes any job) and give it a first heartbeat."""
+        if info:
+            self.redis.hset(self.keys.worker(worker_id), mapping={k: str(v) for k, v in info.items()})
+        self.heartbeat(worker_id)
+
+    def heartbeat(self, worker_id: str) -> None:
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.keys.heartbeat(worker_id), repr(now), px=int(self.settings.heartbeat_ttl * 1000))
+        pipe.hset(self.keys.worker(worker_id), "last_heartbeat", repr(now))
+        pipe.expire(self.keys.worker(worker_id), max(3600, int(self.settings.heartbeat_ttl * 10)))
+        pipe.sadd(self.keys.workers, worker_id)
+        pipe.execute()
+
+    def claim(self, worker_id: str, timeout: float = 1.0) -> Job | None:
+        """Wait up to ``timeout`` seconds for a job, move it to our processing list and start it.
+
+        A job already in our processing list (its start reply was lost with the connection) comes first.
+        """
+        job = self._start(worker_id, "")
+        if job is not None:
+            return job
+        job_id = self.redis.blmove(self.settings.queue_name, self.keys.processing(worker_id), timeout,
+                                   "RIGHT", "LEFT")
+        return None if job_id is None else self._start(worker_id, job_id)
+
+    def _start(self, worker_id: str, job_id: str) -> Job | None:
+        res = self._claim(keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats],
+                          args=[*self._common_args(), job_id, worker_id])
+        return self._job_from_fields(res[1]) if res[0] == 1 else None
+
+    def finish(self, worker_id: str, job_id: str, outcome: JobStatus, fields: dict[str, Any],
+               retry_at: float = 0.0, claim_next: bool = False) -> Finished:
+        """Record ``outcome`` (DONE, FAILED or RETRYING) and optionally start the next queued job."""
+        verb = {JobStatus.DONE: "done", JobStatus.FAILED: "failed", JobStatus.RETRYING: "retry"}[outcome]
+        res = self._finish(
+            keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
+                  self.settings.queue_name, self.keys.delayed],
+            args=[*self._common_args(), job_id, worker_id, verb, repr(retry_at), "1" if claim_next else "0",
+                  json.dumps(fields)],
+        )
+        next_job = self._job_from_fields(res[1]) if len(res) > 1 else None
+        return Finished(bool(res[0]), next_job)
+
+    def recover(self, release_worker: str = "", count_loss: bool = True) -> Recovery:
+        """Promote due retries and hand back the jobs of dead workers (or of ``release_worker`` now)."""
+        res = self._recover(
+            keys=[self.keys.workers, self.settings.queue_name, self.keys.delayed, self.keys.stats],
+            args=[*self._common_args(), self.keys.heartbeat_prefix, self.keys.processing_prefix,
+                  self.keys.worker_prefix, PROMOTE_BATCH, self.settings.max_lost, release_worker,
+                  "1" if count_loss else "0"],
+        )
+        return Recovery(int(res[0]), list(res[1]), list(res[2]), list(res[3]))
+
+    def unregister(self, worker_id: str) -> Recovery:
+        """A clean exit: anything still held goes back to the queue without counting as a loss."""
+        return self.recover(release_worker=worker_id, count_loss=False)
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _common_args(self) -> list[Any]:
+        return [repr(time.time()), self.settings.job_ttl, self.keys.events, keys.JOB_PREFIX, keys.STATUS_SUFFIX]
+
+    @staticmethod
+    def _job_from_fields(flat: list[str]) -> Job:
+        record = dict(zip(flat[::2], flat[1::2], strict=True))
+        return Job.from_redis(record)
+
+    @staticmethod
+    def _event(job_id: str, status: JobStatus, now: float) -> str:
+        return json.dumps({"id": job_id, "status": status.value, "ts": now})

@@ -1,0 +1,110 @@
+"""Where files live: uploads and outputs named by job id, written atomically (temp name, then rename)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .errors import InputMissing, StorageError
+
+log = logging.getLogger(__name__)
+
+_TMP_MARK = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Storage:
+    upload_dir: Path
+    output_dir: Path
+
+    def ensure_dirs(self) -> None:
+        try:
+            self.upload_dir.mkdir(parents=True, exist_ok=True)
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create storage folders: {exc}") from exc
+
+    def upload_path(self, job_id: str, extension: str) -> Path:
+        return self.upload_dir / f"{_safe(job_id)}.{extension}"
+
+    def output_path(self, job_id: str, extension: str) -> Path:
+        return self.output_dir / f"{_safe(job_id)}.{extension}"
+
+    def save_upload(self, job_id: str, extension: str, stream: IO[bytes]) -> tuple[Path, int]:
+        """Copy an upload stream to its final name atomically; returns the path and its size."""
+        path = self.upload_path(job_id, extension)
+        with atomic_write(path) as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+            size = out.tell()
+        return path, size
+
+    def read_input(self, path: str | Path) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise InputMissing(f"the uploaded file {Path(path).name} is gone") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {Path(path).name}: {exc}") from exc
+
+    def remove(self, path: str | Path) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove %s: %s", path, exc)
+
+    def sweep_temp_files(self, older_than: float = 3600.0) -> int:
+        """Delete temp files that a killed process left behind. Returns how many were removed."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for folder in (self.upload_dir, self.output_dir):
+            if not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                if _TMP_MARK in entry.name and entry.name.startswith("."):
+                    try:
+                        if entry.stat().st_mtime < cutoff:
+                            entry.unlink()
+                            removed += 1
+                    except OSError:
+                        continue
+        return removed
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[IO[bytes]]:
+    """Write to a hidden temp file beside ``path`` and rename it over ``path`` only on success,
+    so no reader ever sees a partial or empty file. A re-run simply replaces the old file."""
+    tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}")
+    try:
+        with open(tmp, "wb") as out:
+            yield out
+        os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise StorageError(f"cannot write {path.name}: {exc}") from exc
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _discard(tmp: Path) -> None:
+    try:
+        tmp.unlink()
+    except OSError:
+        pass
+
+
+def _safe(job_id: str) -> str:
+    if not job_id or not all(c.isalnum() or c in "-_" for c in job_id):
+        raise ValueError(f"unsafe job id {job_id!r}")
+    return job_id
