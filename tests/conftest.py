@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from helpers import WorkerPool
 from imgqueue.config import Settings
 from imgqueue.imaging import ResizeSpec
 from imgqueue.job import Job, new_job_id
 from imgqueue.local import start_redis
 from imgqueue.queue import Queue, connect
-from helpers import WorkerPool
 
 
 @pytest.fixture(scope="session")

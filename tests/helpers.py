@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from imgqueue.config import Settings
 from imgqueue.job import Job, JobStatus
 from imgqueue.local import Proc
 from imgqueue.queue import Queue
-from PIL import Image
 
 
 def image_bytes(width: int = 640, height: int = 480, fmt: str = "JPEG", mode: str = "RGB",

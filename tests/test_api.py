@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
 from helpers import image_bytes
 from imgqueue.config import Settings
 from imgqueue.job import JobStatus

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
 
@@ -46,7 +47,8 @@ def test_frozen_and_round_trips_through_the_environment() -> None:
     assert "secret" not in s.describe()["REDIS_URL"]
 
 
-def test_worker_command_reports_config_errors(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_worker_command_reports_config_errors(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     from imgqueue_worker.__main__ import main
 
     monkeypatch.setenv("MAX_LOST", "lots")

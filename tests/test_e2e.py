@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image, ImageOps
+
 from helpers import wait_for
 from imgqueue.config import Settings
 from imgqueue.local import Proc, free_port, start_api, start_workers
 from imgqueue.samples import generate
-from PIL import Image, ImageOps
 
 
 @dataclass

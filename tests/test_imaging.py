@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image
+
 from helpers import image_bytes
 from imgqueue import imaging
 from imgqueue.errors import CorruptImage, InvalidSpec, NotAnImage, TooManyFrames, TooManyPixels, UnsupportedFormat
 from imgqueue.imaging import Fit, Limits, ResizeSpec, resize_bytes
 from imgqueue.samples import animated, marked, save_with_orientation
-from PIL import Image
 
 
 def _open(data: bytes) -> Image.Image:

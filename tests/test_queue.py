@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+
 from helpers import WorkerPool, image_bytes, wait_for
 from imgqueue import keys
 from imgqueue.config import Settings

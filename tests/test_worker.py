@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image
+
 from helpers import WorkerPool, image_bytes, wait_for, wait_status
 from imgqueue.config import Settings
 from imgqueue.job import Job, JobStatus
 from imgqueue.queue import Queue
-from PIL import Image
 
 
 def fifo(tmp_path: Path, name: str = "slow.jpg") -> Path:
@@ -98,8 +99,8 @@ def test_poison_job_fails_after_n_worker_deaths(settings: Settings, queue: Queue
     previous = ""
     for _ in range(2):
         proc = workers.start()
-        current = wait_for(lambda: (j := queue.get(job.id)).status is JobStatus.PROCESSING
-                           and j.worker != previous and j, 20, "a new worker to take the job")
+        current = wait_for(lambda prev=previous: (j := queue.get(job.id)).status is JobStatus.PROCESSING
+                           and j.worker != prev and j, 20, "a new worker to take the job")
         previous = current.worker  # type: ignore[attr-defined]
         proc.signal(signal.SIGKILL)
         proc.popen.wait(10)  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ and the worker supervisor. Used by ``make dev``, the tests and the benchmarks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -68,10 +69,8 @@ class Proc:
 
     def signal(self, signum: int) -> None:
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signum)
-            except ProcessLookupError:
-                pass
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM the process group, wait up to ``timeout``, then SIGKILL it."""

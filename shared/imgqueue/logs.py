@@ -8,7 +8,7 @@ import time
 
 
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]
 
 
 def setup_logging(level: str = "INFO") -> None:

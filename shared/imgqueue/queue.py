@@ -90,7 +90,7 @@ class Queue:
             job.status = JobStatus.QUEUED
             job.created_at = job.created_at or now
             hkey = keys.job_hash(job.id)
-            pipe.hset(hkey, mapping=job.to_redis())
+            pipe.hset(hkey, mapping=job.to_redis())  # type: ignore[arg-type]
             pipe.expire(hkey, ttl)
             pipe.set(keys.job_status(job.id), JobStatus.QUEUED.value, ex=ttl)
             pipe.zadd(self.keys.index, {job.id: job.created_at})
@@ -137,7 +137,7 @@ class Queue:
         page = max(limit, 100)
         start = 0
         while len(found) < limit and start < scan_limit:
-            ids = self.redis.zrevrange(self.keys.index, start, start + page - 1)
+            ids = [str(i) for i in self.redis.zrevrange(self.keys.index, start, start + page - 1)]
             if not ids:
                 break
             for job in self.get_many(ids):
@@ -150,7 +150,7 @@ class Queue:
         return int(self.redis.llen(self.settings.queue_name))
 
     def stats(self) -> dict[str, int]:
-        counters = {k: int(v) for k, v in self.redis.hgetall(self.keys.stats).items()}
+        counters = {str(k): int(v) for k, v in self.redis.hgetall(self.keys.stats).items()}
         pipe = self.redis.pipeline(transaction=False)
         pipe.llen(self.settings.queue_name)
         pipe.zcard(self.keys.delayed)
@@ -163,7 +163,7 @@ class Queue:
 
     def workers(self) -> list[dict[str, Any]]:
         """The registry: one dict per worker with ``alive`` telling whether its heartbeat is fresh."""
-        ids = sorted(self.redis.smembers(self.keys.workers))
+        ids = sorted(str(w) for w in self.redis.smembers(self.keys.workers))
         pipe = self.redis.pipeline(transaction=False)
         for wid in ids:
             pipe.hgetall(self.keys.worker(wid))
@@ -181,7 +181,8 @@ class Queue:
     def register(self, worker_id: str, info: dict[str, Any]) -> None:
         """Announce a worker (before it takes any job) and give it a first heartbeat."""
         if info:
-            self.redis.hset(self.keys.worker(worker_id), mapping={k: str(v) for k, v in info.items()})
+            mapping: dict[str | bytes, str] = {k: str(v) for k, v in info.items()}
+            self.redis.hset(self.keys.worker(worker_id), mapping=mapping)  # type: ignore[arg-type]
         self.heartbeat(worker_id)
 
     def heartbeat(self, worker_id: str) -> None:
@@ -201,9 +202,9 @@ class Queue:
         job = self._start(worker_id, "")
         if job is not None:
             return job
-        job_id = self.redis.blmove(self.settings.queue_name, self.keys.processing(worker_id), timeout,
-                                   "RIGHT", "LEFT")
-        return None if job_id is None else self._start(worker_id, job_id)
+        job_id = self.redis.blmove(self.settings.queue_name, self.keys.processing(worker_id),
+                                   timeout, "RIGHT", "LEFT")  # type: ignore[arg-type]  # Redis takes float seconds
+        return None if job_id is None else self._start(worker_id, str(job_id))
 
     def _start(self, worker_id: str, job_id: str) -> Job | None:
         res = self._claim(keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats],

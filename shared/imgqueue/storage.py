@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -98,10 +99,8 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
 
 
 def _discard(tmp: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         tmp.unlink()
-    except OSError:
-        pass
 
 
 def _safe(job_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+
 from imgqueue.config import Settings
 from imgqueue.logs import setup_logging
 from imgqueue.queue import Queue, connect

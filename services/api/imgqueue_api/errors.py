@@ -6,8 +6,9 @@ import logging
 
 import redis
 from flask import Flask, Response, jsonify
-from imgqueue.errors import ImageError, InvalidSpec, JobNotFound
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from imgqueue.errors import ImageError, InvalidSpec, JobNotFound
 
 log = logging.getLogger(__name__)
 

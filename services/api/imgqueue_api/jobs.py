@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from werkzeug.datastructures import FileStorage
+
 from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.errors import ImageError, JobNotFound
 from imgqueue.job import Job, JobStatus, new_job_id
 from imgqueue.queue import Queue
 from imgqueue.storage import Storage
-from werkzeug.datastructures import FileStorage
 
 from .errors import ApiError
 

@@ -86,7 +86,7 @@ def poll(session: requests.Session, api: str, items: list[Tracked]) -> None:
     for start in range(0, len(pending), 100):
         chunk = {i.job_id: i for i in pending[start:start + 100]}
         try:
-            resp = session.get(f"{api}/jobs", params={"ids": ",".join(chunk), "limit": 1000}, timeout=10)
+            resp = session.get(f"{api}/jobs", params={"ids": ",".join(chunk), "limit": "1000"}, timeout=10)
             jobs = resp.json()["jobs"] if resp.status_code == 200 else []
         except (requests.RequestException, ValueError, KeyError):
             continue

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 import redis
+
 from imgqueue.config import Settings
 from imgqueue.job import JobStatus
+from imgqueue.logs import setup_logging
 from imgqueue.queue import Queue, connect
 
-from imgqueue.logs import setup_logging
 from .worker import REDIS_ERRORS, Worker, new_worker_id
 
 log = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ class Supervisor:
         slot.process.kill()
         slot.process.join(5)
         try:
-            self.queue.finish(slot.worker_id, current, JobStatus.FAILED, {
+            self.queue.finish(slot.worker_id, str(current), JobStatus.FAILED, {
                 "error_code": "time_limit_exceeded",
                 "error": f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s "
                          "and its worker process was killed"})
@@ -133,7 +135,7 @@ class Supervisor:
     def _release(self, worker_id: str, count_loss: bool) -> None:
         try:
             found = self.queue.recover(release_worker=worker_id, count_loss=count_loss)
-        except (REDIS_ERRORS + (redis.ResponseError,)) as exc:
+        except (*REDIS_ERRORS, redis.ResponseError) as exc:
             log.warning("could not hand back the jobs of worker=%s: %s (recovery will)", worker_id, exc)
             return
         if found.requeued or found.failed:
@@ -144,10 +146,8 @@ class Supervisor:
         live = [s for s in self.slots if s.process is not None and s.process.is_alive()]
         for slot in live:
             assert slot.process is not None and slot.process.pid is not None
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 slot.process.terminate()
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + self.settings.shutdown_timeout
         for slot in live:
             assert slot.process is not None

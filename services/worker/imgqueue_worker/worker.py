@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 import redis
+
 from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.errors import (
