@@ -63,21 +63,24 @@ class Storage:
         except OSError as exc:
             log.warning("could not remove %s: %s", path, exc)
 
-    def sweep_temp_files(self, older_than: float = 3600.0) -> int:
-        """Delete temp files that a killed process left behind. Returns how many were removed."""
+    def sweep_temp_files(self, older_than: float = 3600.0, pid: int | None = None) -> int:
+        """Delete temp files that a killed process left behind: those of ``pid`` (a process known to be
+        dead) or, without ``pid``, those older than ``older_than`` seconds. Returns how many were removed."""
         removed = 0
         cutoff = time.time() - older_than
+        suffix = f"{_TMP_MARK}{pid}" if pid is not None else None
         for folder in (self.upload_dir, self.output_dir):
             if not folder.is_dir():
                 continue
             for entry in folder.iterdir():
-                if _TMP_MARK in entry.name and entry.name.startswith("."):
-                    try:
-                        if entry.stat().st_mtime < cutoff:
-                            entry.unlink()
-                            removed += 1
-                    except OSError:
-                        continue
+                if not (entry.name.startswith(".") and _TMP_MARK in entry.name):
+                    continue
+                try:
+                    if (entry.name.endswith(suffix) if suffix else entry.stat().st_mtime < cutoff):
+                        entry.unlink()
+                        removed += 1
+                except OSError:
+                    continue
         return removed
 
 

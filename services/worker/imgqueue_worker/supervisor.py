@@ -25,6 +25,7 @@ from imgqueue.config import Settings
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
 from imgqueue.queue import Queue, connect
+from imgqueue.storage import Storage
 
 from .worker import REDIS_ERRORS, Worker, new_worker_id
 
@@ -56,6 +57,7 @@ class Supervisor:
         self.slots = [Slot(i) for i in range(self.concurrency)]
         self._stop = False
         self._queue: Queue | None = None
+        self.storage = Storage(settings.upload_dir, settings.output_dir)
 
     @property
     def queue(self) -> Queue:
@@ -102,6 +104,7 @@ class Supervisor:
             log.warning("worker=%s exited with code %s; handing back its job and restarting it",
                         slot.worker_id, proc.exitcode)
             self._release(slot.worker_id, count_loss=proc.exitcode != 0)
+            self._remove_temp_files(proc)
             self._start(slot)
             return
         self._enforce_time_limit(slot)
@@ -122,6 +125,7 @@ class Supervisor:
         assert slot.process is not None
         slot.process.kill()
         slot.process.join(5)
+        self._remove_temp_files(slot.process)
         try:
             self.queue.finish(slot.worker_id, str(current), JobStatus.FAILED, {
                 "error_code": "time_limit_exceeded",
@@ -131,6 +135,10 @@ class Supervisor:
             log.warning("could not fail job=%s: %s", current, exc)
         self._release(slot.worker_id, count_loss=False)
         self._start(slot)
+
+    def _remove_temp_files(self, proc: multiprocessing.process.BaseProcess) -> None:
+        if proc.pid is not None:
+            self.storage.sweep_temp_files(pid=proc.pid)
 
     def _release(self, worker_id: str, count_loss: bool) -> None:
         try:

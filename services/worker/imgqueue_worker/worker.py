@@ -87,7 +87,7 @@ class Worker:
 
     def run(self) -> None:
         self.storage.ensure_dirs()
-        swept = self.storage.sweep_temp_files()
+        swept = self.storage.sweep_temp_files(older_than=2 * self.settings.job_time_limit + 60)
         if swept:
             log.info("worker=%s removed %d stale temp files", self.id, swept)
         self._with_redis(lambda: self.queue.register(self.id, self._info()))
@@ -119,6 +119,7 @@ class Worker:
         """Heartbeat every interval; recovery every recovery interval; notice our parent dying."""
         queue = Queue(connect(self.settings), self.settings)
         next_recovery = 0.0
+        next_sweep = time.monotonic() + 60
         while not self.stopping.wait(0 if next_recovery == 0 else self.settings.heartbeat_interval):
             if os.getppid() != self.parent_pid:
                 log.warning("worker=%s parent process is gone; stopping after the current job", self.id)
@@ -129,6 +130,9 @@ class Worker:
                 if time.monotonic() >= next_recovery:
                     self.recover(queue)
                     next_recovery = time.monotonic() + self.settings.recovery_interval
+                if time.monotonic() >= next_sweep:  # temp files of processes that died on other hosts
+                    self.storage.sweep_temp_files(older_than=2 * self.settings.job_time_limit + 60)
+                    next_sweep = time.monotonic() + 60
             except REDIS_ERRORS as exc:
                 log.warning("worker=%s heartbeat failed: %s", self.id, exc)
                 next_recovery = next_recovery or 1.0
