@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -40,15 +41,19 @@ def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
 def test_sweep_removes_dead_processes_temp_files(tmp_path: Path) -> None:
     storage = Storage(tmp_path / "up", tmp_path / "out")
     storage.ensure_dirs()
-    dead = storage.output_dir / ".a.jpg.tmp-4242"
-    live = storage.output_dir / f".b.jpg.tmp-{os.getpid()}"
+    host = socket.gethostname()
+    dead = storage.output_dir / f".a.jpg.tmp-{host}-4242"
+    other_host = storage.output_dir / ".a2.jpg.tmp-elsewhere-4242"
+    live = storage.output_dir / f".b.jpg.tmp-{host}-{os.getpid()}"
     old = storage.upload_dir / ".c.png.tmp-17"
     keep = storage.output_dir / "d.jpg"
-    for p in (dead, live, old, keep):
+    for p in (dead, other_host, live, old, keep):
         p.write_bytes(b"x")
     past = time.time() - 7200
     os.utime(old, (past, past))
     assert storage.sweep_temp_files(pid=4242) == 1 and not dead.exists() and live.exists()
+    assert other_host.exists(), "same pid on another host (container) is another process"
+    assert storage.sweep_temp_files(pid=4242, host="elsewhere") == 1 and not other_host.exists()
     assert storage.sweep_temp_files(older_than=3600) == 1 and not old.exists() and live.exists()
     assert keep.exists()
 

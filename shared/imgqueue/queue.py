@@ -54,11 +54,22 @@ def retry_delay(settings: Settings, retries: int) -> float:
 
 
 @dataclass(frozen=True)
+class DeadWorker:
+    id: str
+    host: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
 class Recovery:
     promoted: int
     requeued: list[str]
     failed: list[str]
-    dead_workers: list[str]
+    dead: list[DeadWorker]
+
+    @property
+    def dead_workers(self) -> list[str]:
+        return [d.id for d in self.dead]
 
 
 @dataclass(frozen=True)
@@ -232,7 +243,8 @@ class Queue:
                   self.keys.worker_prefix, PROMOTE_BATCH, self.settings.max_lost, release_worker,
                   "1" if count_loss else "0"],
         )
-        return Recovery(int(res[0]), list(res[1]), list(res[2]), list(res[3]))
+        dead = [DeadWorker(wid, host, int(pid) if pid else None) for wid, host, pid in res[3]]
+        return Recovery(int(res[0]), list(res[1]), list(res[2]), dead)
 
     def unregister(self, worker_id: str) -> Recovery:
         """A clean exit: anything still held goes back to the queue without counting as a loss."""

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,12 +64,13 @@ class Storage:
         except OSError as exc:
             log.warning("could not remove %s: %s", path, exc)
 
-    def sweep_temp_files(self, older_than: float = 3600.0, pid: int | None = None) -> int:
-        """Delete temp files that a killed process left behind: those of ``pid`` (a process known to be
-        dead) or, without ``pid``, those older than ``older_than`` seconds. Returns how many were removed."""
+    def sweep_temp_files(self, older_than: float = 3600.0, pid: int | None = None, host: str | None = None) -> int:
+        """Delete temp files that a killed process left behind: those of process ``pid`` on ``host``
+        (default: this host), known to be dead, or, without ``pid``, those older than ``older_than``
+        seconds. Returns how many were removed."""
         removed = 0
         cutoff = time.time() - older_than
-        suffix = f"{_TMP_MARK}{pid}" if pid is not None else None
+        suffix = _tmp_suffix(host or socket.gethostname(), pid) if pid is not None else None
         for folder in (self.upload_dir, self.output_dir):
             if not folder.is_dir():
                 continue
@@ -88,7 +90,7 @@ class Storage:
 def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     """Write to a hidden temp file beside ``path`` and rename it over ``path`` only on success,
     so no reader ever sees a partial or empty file. A re-run simply replaces the old file."""
-    tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{_tmp_suffix(socket.gethostname(), os.getpid())}")
     try:
         with open(tmp, "wb") as out:
             yield out
@@ -99,6 +101,11 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         _discard(tmp)
         raise
+
+
+def _tmp_suffix(host: str, pid: int) -> str:
+    """Host and pid both: workers in several containers share the output volume and their pids repeat."""
+    return f"{_TMP_MARK}{host}-{pid}"
 
 
 def _discard(tmp: Path) -> None:

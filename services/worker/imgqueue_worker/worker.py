@@ -139,9 +139,11 @@ class Worker:
 
     def recover(self, queue: Queue) -> None:
         found = queue.recover()
-        for wid in found.dead_workers:
-            log.warning("worker=%s found dead worker=%s requeued=%s failed=%s", self.id, wid,
+        for dead in found.dead:
+            log.warning("worker=%s found dead worker=%s requeued=%s failed=%s", self.id, dead.id,
                         ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
+            if dead.pid is not None and dead.host:  # its half-written output, if any
+                self.storage.sweep_temp_files(pid=dead.pid, host=dead.host)
         for job in queue.get_many(found.failed):
             self.storage.remove(job.input_path)
         if found.promoted:

@@ -7,6 +7,7 @@
 -- ARGV[6] heartbeat key prefix, ARGV[7] processing list prefix, ARGV[8] worker hash prefix,
 -- ARGV[9] max due retries to move, ARGV[10] max losses, ARGV[11] worker id to release now ('' none),
 -- ARGV[12] '1' if releasing counts as a loss.
+-- Returns {promoted count, requeued ids, failed ids, {{worker id, host, pid}, ...}}.
 local hb_prefix, proc_prefix, worker_prefix = ARGV[6], ARGV[7], ARGV[8]
 local max_lost = tonumber(ARGV[10])
 local forced, count_loss = ARGV[11], ARGV[12] == '1'
@@ -50,9 +51,10 @@ for _, wid in ipairs(candidates) do
         end
       end
     end
+    local who = redis.call('HMGET', worker_prefix .. wid, 'host', 'pid')
     redis.call('SREM', KEYS[1], wid)
     redis.call('DEL', worker_prefix .. wid, hb_prefix .. wid)
-    table.insert(dead, wid)
+    table.insert(dead, {wid, who[1] or '', who[2] or ''})
   end
 end
 return {promoted, requeued, failed, dead}

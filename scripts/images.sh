@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Choose the base images the compose stack builds on, prepare them, and write build/images.env.
+#
+#   official: python:3.12-slim and redis:7-alpine from a registry (present locally, or pulled now).
+#   local:    no registry reachable: build a Debian bookworm base image here with mmdebstrap + docker import
+#             (python3, venv, redis-server) and a wheelhouse of the Python dependencies on the host, since
+#             nothing inside `docker build` reaches the network either.
+# IMGQUEUE_IMAGES=auto (default) tries official first; =official or =local forces one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY_IMAGE=${PYTHON_IMAGE:-python:3.12-slim}
+RD_IMAGE=${REDIS_IMAGE:-redis:7-alpine}
+LOCAL_BASE=${LOCAL_BASE_IMAGE:-imgqueue-base:bookworm}
+MODE=${IMGQUEUE_IMAGES:-auto}
+OUT=build/images.env
+mkdir -p build wheelhouse
+
+say() { echo "images: $*" >&2; }
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+try_official() {
+  for image in "$PY_IMAGE" "$RD_IMAGE"; do
+    if have_image "$image"; then continue; fi
+    say "pulling $image ..."
+    if ! timeout 120 docker pull -q "$image" >/dev/null 2>&1; then
+      say "cannot pull $image (no registry reachable?)"
+      return 1
+    fi
+  done
+}
+
+build_local_base() {
+  if have_image "$LOCAL_BASE"; then
+    say "using the local base image $LOCAL_BASE (docker rmi it to rebuild)"
+    return
+  fi
+  if ! command -v mmdebstrap >/dev/null; then
+    say "installing mmdebstrap (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  fi
+  say "building $LOCAL_BASE from Debian packages with mmdebstrap (about a minute) ..."
+  rm -f build/base.tar
+  mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,redis-server,passwd \
+    bookworm build/base.tar
+  docker import build/base.tar "$LOCAL_BASE" >/dev/null
+  rm -f build/base.tar
+  say "built $LOCAL_BASE"
+}
+
+build_wheelhouse() {
+  local stamp=wheelhouse/.stamp
+  if [ -f "$stamp" ] && [ -z "$(find requirements -newer "$stamp" -name '*.txt')" ]; then
+    say "wheelhouse is up to date ($(ls wheelhouse/*.whl | wc -l) wheels)"
+    return
+  fi
+  local arch; arch=$(uname -m)
+  local platforms=()
+  for tag in manylinux2014 manylinux_2_17 manylinux_2_24 manylinux_2_27 manylinux_2_28 manylinux_2_31 \
+             manylinux_2_34 manylinux_2_35 manylinux_2_36; do
+    platforms+=(--platform "${tag}_${arch}")
+  done
+  say "downloading wheels for Python 3.11 (Debian bookworm's) into wheelhouse/ ..."
+  python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+    --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none "${platforms[@]}" \
+    --platform any -d wheelhouse $(printf -- '-r %s ' requirements/*.txt)
+  touch "$stamp"
+}
+
+write_env() {
+  printf 'PYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n' "$1" "$2" "$3" > "$OUT"
+  say "wrote $OUT: base $1, redis $2${3:+, pip $3}"
+}
+
+case "$MODE" in
+  official)
+    try_official || { say "IMGQUEUE_IMAGES=official but the official images are not available"; exit 1; }
+    write_env "$PY_IMAGE" "$RD_IMAGE" "" ;;
+  local)
+    build_local_base; build_wheelhouse
+    write_env "$LOCAL_BASE" "$LOCAL_BASE" "--no-index --find-links=/wheels" ;;
+  auto)
+    if try_official; then
+      write_env "$PY_IMAGE" "$RD_IMAGE" ""
+    else
+      say "no registry: building everything locally instead (air-gapped path)"
+      build_local_base; build_wheelhouse
+      write_env "$LOCAL_BASE" "$LOCAL_BASE" "--no-index --find-links=/wheels"
+    fi ;;
+  *) say "IMGQUEUE_IMAGES must be auto, official or local"; exit 2 ;;
+esac
