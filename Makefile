@@ -11,7 +11,10 @@ WORKERS ?= 3
 API_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint dev samples clean
+# docker compose, with .env (if any) and build/images.env (written by `make images`) as env files.
+COMPOSE = docker compose $$(for f in .env build/images.env; do [ -f $$f ] && printf -- '--env-file %s ' $$f; done)
+
+.PHONY: help install test lint dev samples clean images build up down logs ps scale test-upload integration-test down-volumes
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,4 +41,37 @@ samples: $(STAMP) ## generate 50 varied sample images into samples/
 	$(PY) -m imgqueue.samples samples --count 50
 
 clean: ## remove the venv, caches and local data
-	rm -rf $(VENV) data samples .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data samples build .pytest_cache .mypy_cache .ruff_cache
+
+images: ## choose base images: official ones, or build them locally where no registry is reachable
+	scripts/images.sh
+
+build: images ## build the api, worker and tester images
+	$(COMPOSE) --profile test build
+
+up: build ## build, start with $$WORKERS (3) workers, wait until healthy, print the URL
+	$(COMPOSE) up -d --wait --wait-timeout 180 --scale worker=$(WORKERS)
+	@echo "imgqueue is up: API http://127.0.0.1:$(API_PORT)  (make logs, make ps, make test-upload, make down)"
+
+down: ## stop and remove the containers (volumes are kept; make down-volumes removes them)
+	$(COMPOSE) --profile test down --remove-orphans
+
+down-volumes: ## stop everything and delete the volumes (uploads, outputs, Redis data)
+	$(COMPOSE) --profile test down --remove-orphans --volumes
+
+logs: ## follow the logs of every service
+	$(COMPOSE) logs -f --tail 100
+
+ps: ## list the containers and their health
+	$(COMPOSE) ps
+
+scale: ## change the number of workers: make scale N=5
+	$(COMPOSE) up -d --wait --no-recreate --scale worker=$(N)
+
+test-upload: ## run the tester container: generated samples, or SAMPLES_DIR=/path/to/images; fails if a job fails
+	@$(COMPOSE) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) --no-print-directory up
+	$(COMPOSE) --profile test run --rm $(if $(SAMPLES_DIR),-v $(abspath $(SAMPLES_DIR)):/samples:ro) tester \
+	  --api http://api:8000 --timeout 300 $(if $(SAMPLES_DIR),--images /samples,--generate 30)
+
+integration-test: $(STAMP) build ## the compose stack under testcontainers: scaling, chaos, Redis restart
+	$(PY) -m pytest -m integration tests/integration $(PYTEST_ARGS)

@@ -61,10 +61,11 @@ build_wheelhouse() {
              manylinux_2_34 manylinux_2_35 manylinux_2_36; do
     platforms+=(--platform "${tag}_${arch}")
   done
-  say "downloading wheels for Python 3.11 (Debian bookworm's) into wheelhouse/ ..."
+  say "downloading wheels for Python 3.11.2 (Debian bookworm's) into wheelhouse/ ..."
   python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none "${platforms[@]}" \
-    --platform any -d wheelhouse $(printf -- '-r %s ' requirements/*.txt)
+    --python-version 3.11.2 --implementation cp --abi cp311 --abi abi3 --abi none "${platforms[@]}" \
+    --platform any -d wheelhouse $(printf -- '-r %s ' requirements/*.txt) \
+    'async-timeout>=4.0.3'  # redis needs it on Python < 3.11.3, a marker pip download does not evaluate
   touch "$stamp"
 }
 
