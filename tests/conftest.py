@@ -33,7 +33,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from testcontainers.redis import RedisContainer  # only for machines with Docker and no redis-server
 
-    with RedisContainer(os.environ.get("REDIS_IMAGE", "redis:7-alpine")) as container:
+    image = os.environ.get("REDIS_IMAGE", "redis:7-alpine")
+    with RedisContainer(image).with_command("redis-server --protected-mode no --save ''") as container:
         host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
         yield f"redis://{host}:{port}/0"
 

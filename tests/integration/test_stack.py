@@ -1,0 +1,160 @@
+"""The compose stack for real: scaling workers, killing them, restarting Redis, stopping workers, and the
+tester container. Every test starts its own project and tears it down, volumes included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imgqueue.samples import generate
+
+from .conftest import Stack, docker
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+SIZE = {"width": "200", "height": "150"}  # cover: every output is exactly 200x150
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Callable[[int], list[Path]]:
+    def make(count: int) -> list[Path]:
+        return generate(tmp_path / f"photos{count}", count, seed=count, max_side=1200)
+
+    return make
+
+
+def upload_all(stack: Stack, paths: list[Path], timeout: float = 120) -> list[str]:
+    deadline = time.monotonic() + timeout
+    ids = [stack.upload(p, deadline, **SIZE) for p in paths]
+    assert all(ids), "every upload must be acknowledged"
+    return [i for i in ids if i]
+
+
+def assert_all_done_and_whole(stack: Stack, records: list[dict[str, Any]], count: int) -> None:
+    assert len(records) == count, f"{count - len(records)} jobs lost"
+    failed = [(r["filename"], r["error"]) for r in records if r["status"] != "done"]
+    assert not failed, failed
+    outputs = stack.outputs()
+    for record in records:
+        name = Path(record["output_path"]).name
+        assert name in outputs, f"output of {record['id']} missing"
+        assert outputs[name] == [200, 150, record["output_bytes"]], (name, outputs[name])
+    visible = [n for n in outputs if not n.startswith(".")]
+    assert len(visible) == count
+    broken = {n: v for n, v in outputs.items() if isinstance(v, str)}
+    assert not {n: v for n, v in broken.items() if not n.startswith(".")}, broken
+
+
+def worker_hosts(records: list[dict[str, Any]]) -> set[str]:
+    return {r["worker"].split(".")[0] for r in records}
+
+
+def test_three_workers_share_thirty_images(make_stack: Callable[..., Any], photos: Callable[[int], list[Path]]) -> None:
+    with make_stack(workers=3) as stack:
+        assert len(stack.containers("worker")) == 3
+        ids = upload_all(stack, photos(30))
+        records = stack.wait_finished(ids)
+        assert_all_done_and_whole(stack, records, 30)
+        assert len(worker_hosts(records)) >= 2, "work should be spread over the worker containers"
+
+
+def test_sigkilled_worker_container_loses_nothing(make_stack: Callable[..., Any],
+                                                  photos: Callable[[int], list[Path]]) -> None:
+    with make_stack(workers=3) as stack:
+        ids = upload_all(stack, photos(60))
+
+        def busy() -> tuple[str, str] | None:
+            for record in stack.jobs(ids):
+                if record["status"] == "processing" and record["worker"]:
+                    # The worker id starts with the container's hostname, which is its short id.
+                    return str(record["worker"].split(".")[0]), str(record["id"])
+            return None
+
+        victim, job_id = stack.wait_until(busy, 60, "a worker to be busy")  # type: ignore[misc]
+        docker("kill", victim)  # SIGKILL, mid-job
+        killed_at = time.time()
+        records = stack.wait_finished(ids)
+        assert_all_done_and_whole(stack, records, 60)
+        caught = next(r for r in records if r["id"] == job_id)
+        # Either the kill caught it mid-job (then it was recovered and re-run) or it had just finished.
+        assert caught["lost"] >= 1 or caught["finished_at"] <= killed_at, caught
+
+
+def test_scaling_down_and_up_while_jobs_run(make_stack: Callable[..., Any],
+                                            photos: Callable[[int], list[Path]]) -> None:
+    with make_stack(workers=3) as stack:
+        ids = upload_all(stack, photos(60))
+        stack.compose_cmd("up", "-d", "--no-recreate", "--scale", "worker=1", "worker")
+        assert len(stack.containers("worker")) == 1
+        stack.compose_cmd("up", "-d", "--no-recreate", "--scale", "worker=3", "worker")
+        records = stack.wait_finished(ids)
+        assert_all_done_and_whole(stack, records, 60)
+        assert all(r["lost"] == 0 for r in records), "scaling down stops workers gracefully: no job is lost"
+
+
+def test_redis_restart_loses_no_acknowledged_job(make_stack: Callable[..., Any],
+                                                 photos: Callable[[int], list[Path]]) -> None:
+    with make_stack(workers=2) as stack:
+        paths = photos(40)
+        deadline = time.monotonic() + 180
+        ids = [stack.upload(p, deadline, **SIZE) for p in paths[:20]]
+        redis = stack.containers("redis")[0]["ID"]
+        docker("restart", "-t", "10", redis)
+        ids += [stack.upload(p, deadline, **SIZE) for p in paths[20:]]  # the API reconnects by itself
+        acknowledged = [i for i in ids if i]
+        assert len(acknowledged) == 40
+        records = stack.wait_finished(acknowledged)
+        assert_all_done_and_whole(stack, records, 40)
+        ready = stack.session.get(f"{stack.url}/readyz", timeout=5)
+        assert ready.status_code == 200
+        alive = [w for w in stack.session.get(f"{stack.url}/stats", timeout=5).json()["workers"] if w["alive"]]
+        assert len(alive) == 2, "both workers reconnected and kept their heartbeat"
+
+
+def test_compose_stop_worker_finishes_or_requeues(make_stack: Callable[..., Any], tmp_path: Path) -> None:
+    big = generate(tmp_path / "big", 8, seed=11, max_side=3000, min_side=2500)
+    with make_stack(workers=2) as stack:
+        ids = upload_all(stack, big)
+        stack.wait_until(lambda: any(r["status"] == "processing" for r in stack.jobs(ids)), 60, "a job in progress")
+        stack.compose_cmd("stop", "worker")  # SIGTERM, then the grace period
+        statuses = {r["status"] for r in stack.jobs(ids)}
+        assert "processing" not in statuses, f"a stopped worker left a job stuck: {statuses}"
+        assert all(w["alive"] is False for w in stack.session.get(f"{stack.url}/stats").json()["workers"])
+        stack.compose_cmd("start", "worker")
+        records = stack.wait_finished(ids)
+        assert all(r["status"] == "done" for r in records)
+        assert all(r["lost"] == 0 for r in records)
+
+
+def run_tester(stack: Stack, *args: str, mount: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the tester container; its exit code is read from the container (as `make test-upload` does),
+    since `compose run` reports 0 whatever the container returned on Docker 20.10."""
+    volume = ["-v", f"{mount}:/samples:ro"] if mount else []
+    name = f"{stack.project}-tester-{time.monotonic_ns()}"
+    run = stack.compose_cmd("--profile", "test", "run", "--name", name, "--no-deps", *volume, "tester",
+                            "--api", "http://api:8000", "--timeout", "120", *args, timeout=200, check=False)
+    code = int(docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip())
+    docker("rm", "-f", name, check=False)
+    return subprocess.CompletedProcess(run.args, code, run.stdout, run.stderr)
+
+
+def test_tester_container_exit_codes(make_stack: Callable[..., Any], tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    generate(folder, 3, seed=5, max_side=500)
+    (folder / "notes.jpg").write_text("this is not an image")
+    os.chmod(folder, 0o755)
+    for p in folder.iterdir():
+        os.chmod(p, 0o644)
+    with make_stack(workers=1) as stack:
+        happy = run_tester(stack, "--generate", "8")
+        assert happy.returncode == 0, happy.stdout + happy.stderr
+        assert "8 images: 8 done, 0 failed" in happy.stdout
+        sad = run_tester(stack, "--images", "/samples", mount=folder)
+        assert sad.returncode == 1, sad.stdout + sad.stderr
+        assert "3 done, 1 failed" in sad.stdout and "not_an_image" in sad.stdout
