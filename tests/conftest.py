@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from helpers import WorkerPool
+from helpers import ApiServer, Stack, WorkerPool
 from imgqueue.config import Settings
 from imgqueue.imaging import ResizeSpec
 from imgqueue.job import Job, new_job_id
-from imgqueue.local import start_redis
+from imgqueue.local import free_port, start_api, start_redis, start_workers
 from imgqueue.queue import Queue, connect
 
 
@@ -85,6 +85,31 @@ def make_job(settings: Settings) -> Callable[..., Job]:
                    output_path=str(settings.output_dir / f"{job_id}.jpg"), input_format="jpeg")
 
     return make
+
+
+@pytest.fixture
+def api_server(settings: Settings, tmp_path: Path) -> Iterator[ApiServer]:
+    """The API under real gunicorn (gevent workers) on a free port."""
+    port = free_port()
+    log = (tmp_path / "api.log").open("wb")
+    proc = start_api({**os.environ, **settings.to_env()}, port, workers=2, log=log)
+    try:
+        yield ApiServer(f"http://127.0.0.1:{port}", settings, proc)
+    finally:
+        proc.stop()
+        log.close()
+
+
+@pytest.fixture
+def stack(api_server: ApiServer, tmp_path: Path) -> Iterator[Stack]:
+    """gunicorn plus a worker supervisor with two processes."""
+    log = (tmp_path / "workers.log").open("wb")
+    workers = start_workers({**os.environ, **api_server.settings.to_env()}, 2, log=log)
+    try:
+        yield Stack(api_server.url, api_server.settings, api_server.api, workers)
+    finally:
+        workers.stop()
+        log.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,18 @@ def image_bytes(width: int = 640, height: int = 480, fmt: str = "JPEG", mode: st
     buf = io.BytesIO()
     Image.new(mode, (width, height), colour).save(buf, fmt)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+@dataclass
+class ApiServer:
+    url: str
+    settings: Settings
+    api: Proc
+
+
+@dataclass
+class Stack(ApiServer):
+    workers: Proc
 
 
 class WorkerPool:

@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import requests
 from PIL import Image, ImageOps
 
-from helpers import wait_for
-from imgqueue.config import Settings
-from imgqueue.local import Proc, free_port, start_api, start_workers
+from helpers import Stack, wait_for
 from imgqueue.samples import generate
-
-
-@dataclass
-class Stack:
-    url: str
-    settings: Settings
-    api: Proc
-    workers: Proc
-
-
-@pytest.fixture
-def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
-    env = {**os.environ, **settings.to_env()}
-    port = free_port()
-    api_log, worker_log = (tmp_path / "api.log").open("wb"), (tmp_path / "workers.log").open("wb")
-    api = start_api(env, port, workers=2, log=api_log)
-    workers = start_workers(env, 2, log=worker_log)
-    try:
-        yield Stack(f"http://127.0.0.1:{port}", settings, api, workers)
-    finally:
-        workers.stop()
-        api.stop()
-        api_log.close()
-        worker_log.close()
 
 
 def expected_size(path: Path, width: int, height: int) -> tuple[int, int]:

@@ -46,6 +46,7 @@ class Job:
     created_at: float = 0.0
     started_at: float = 0.0
     finished_at: float = 0.0
+    updated_at: float = 0.0  # time of the last transition (the ``ts`` of its event)
     attempts: int = 0  # times a worker started it
     lost: int = 0  # times its worker died while holding it
     retries: int = 0  # times it was scheduled again after a transient error

@@ -45,6 +45,16 @@ class Keys:
         return f"{PREFIX}:{self.queue}:stats"
 
     @property
+    def processing_time(self) -> str:
+        """Hash: histogram of processing seconds (fields: bucket upper bounds, count, sum)."""
+        return f"{PREFIX}:{self.queue}:hist:processing"
+
+    @property
+    def queue_wait(self) -> str:
+        """Hash: histogram of seconds from enqueue to start."""
+        return f"{PREFIX}:{self.queue}:hist:wait"
+
+    @property
     def workers(self) -> str:
         """Set of registered worker ids."""
         return f"{PREFIX}:{self.queue}:workers"

@@ -28,6 +28,8 @@ from .errors import JobNotFound
 from .job import Job, JobStatus
 
 PROMOTE_BATCH = 1000
+# Upper bounds (seconds) of the processing-time and queue-wait histograms kept in Redis.
+HISTOGRAM_BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
 
 
 @cache
@@ -100,15 +102,17 @@ class Queue:
         for job in jobs:
             job.status = JobStatus.QUEUED
             job.created_at = job.created_at or now
+            job.updated_at = job.created_at
             hkey = keys.job_hash(job.id)
             pipe.hset(hkey, mapping=job.to_redis())  # type: ignore[arg-type]
             pipe.expire(hkey, ttl)
             pipe.set(keys.job_status(job.id), JobStatus.QUEUED.value, ex=ttl)
             pipe.zadd(self.keys.index, {job.id: job.created_at})
             pipe.lpush(self.settings.queue_name, job.id)
-            pipe.publish(self.keys.events, self._event(job.id, JobStatus.QUEUED, now))
+            pipe.publish(self.keys.events, self._event(job, now))
         if jobs:
             pipe.hincrby(self.keys.stats, "enqueued", len(jobs))
+            pipe.hincrby(self.keys.stats, "upload_bytes", sum(j.input_bytes for j in jobs))
             pipe.zremrangebyscore(self.keys.index, "-inf", now - ttl)
         pipe.execute()
         return list(jobs)
@@ -228,9 +232,9 @@ class Queue:
         verb = {JobStatus.DONE: "done", JobStatus.FAILED: "failed", JobStatus.RETRYING: "retry"}[outcome]
         res = self._finish(
             keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
-                  self.settings.queue_name, self.keys.delayed],
+                  self.settings.queue_name, self.keys.delayed, self.keys.processing_time, self.keys.queue_wait],
             args=[*self._common_args(), job_id, worker_id, verb, repr(retry_at), "1" if claim_next else "0",
-                  json.dumps(fields)],
+                  json.dumps(fields), ",".join(HISTOGRAM_BUCKETS)],
         )
         next_job = self._job_from_fields(res[1]) if len(res) > 1 else None
         return Finished(bool(res[0]), next_job)
@@ -261,5 +265,8 @@ class Queue:
         return Job.from_redis(record)
 
     @staticmethod
-    def _event(job_id: str, status: JobStatus, now: float) -> str:
-        return json.dumps({"id": job_id, "status": status.value, "ts": now})
+    def _event(job: Job, now: float) -> str:
+        event: dict[str, Any] = {"id": job.id, "status": job.status.value, "ts": job.updated_at or now}
+        if job.batch:
+            event["batch"] = job.batch
+        return json.dumps(event)

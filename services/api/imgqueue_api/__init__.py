@@ -1,35 +1,23 @@
-"""imgqueue's HTTP API: ``gunicorn 'imgqueue_api:create_app()'``."""
+"""imgqueue's HTTP API: ``gunicorn -c python:imgqueue_api.gunicorn_conf 'imgqueue_api:create_app()'``.
+
+This module stays light on purpose: gunicorn imports ``imgqueue_api.gunicorn_conf`` (and so this package)
+in its master process, before gevent patches the standard library in the workers and before the
+metrics folder is set. Flask, Redis and prometheus_client are imported by ``create_app``, in the workers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from imgqueue.config import Settings
-from imgqueue.logs import setup_logging
-from imgqueue.queue import Queue, connect
-from imgqueue.storage import Storage
-
-from . import errors, health, jobs
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (a Settings) and Flask options."""
-    app = Flask(__name__)
-    config = dict(test_config or {})
-    settings = config.pop("IMGQUEUE_SETTINGS", None) or Settings.from_env()
-    if not app.testing and not config.get("TESTING"):
-        setup_logging(settings.log_level)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, JSON_SORT_KEYS=False)
-    app.config.update(config)
-    storage = Storage(settings.upload_dir, settings.output_dir)
-    storage.ensure_dirs()
-    app.extensions["imgqueue"] = jobs.State(settings, Queue(connect(settings), settings), storage)
-    errors.register(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(jobs.bp)
-    return app
+    from .app import create_app as _create_app
+
+    return _create_app(test_config)
 
 
 __all__ = ["create_app"]

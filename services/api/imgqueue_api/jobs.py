@@ -161,7 +161,7 @@ def _accepted_entry(job: Job) -> dict[str, Any]:
     return {"jobId": job.id, "status": job.status.value, "filename": job.filename, **_links(job)}
 
 
-def _job_id(job_id: str) -> str:
+def job_id_or_404(job_id: str) -> str:
     if not _ID.match(job_id):
         raise JobNotFound(job_id)
     return job_id
@@ -195,19 +195,19 @@ def create_jobs() -> tuple[Response, int]:
 
 @bp.get("/jobs/<job_id>/status")
 def job_status(job_id: str) -> Response:
-    status = state().queue.status(_job_id(job_id))
+    status = state().queue.status(job_id_or_404(job_id))
     return jsonify(jobId=job_id, status=status.value)
 
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    job = state().queue.get(_job_id(job_id))
+    job = state().queue.get(job_id_or_404(job_id))
     return jsonify({**job.to_dict(), **_links(job)})
 
 
 @bp.get("/jobs/<job_id>/result")
 def job_result(job_id: str) -> Response:
-    job = state().queue.get(_job_id(job_id))
+    job = state().queue.get(job_id_or_404(job_id))
     if job.status is not JobStatus.DONE:
         raise ApiError(409, "not_done", f"job is {job.status.value}, the result exists once it is done",
                        status=job.status.value)

@@ -21,12 +21,14 @@ end
 local function set_status(id, status, extra)
   local h = hash_key(id)
   redis.call('SET', status_key(id), status, 'EX', TTL)
-  redis.call('HSET', h, 'status', status)
+  redis.call('HSET', h, 'status', status, 'updated_at', NOW)
   if extra then
     for i = 1, #extra, 2 do redis.call('HSET', h, extra[i], extra[i + 1]) end
   end
   redis.call('EXPIRE', h, TTL)
   local event = {id = id, status = status, ts = tonumber(NOW)}
+  local batch = redis.call('HGET', h, 'batch')
+  if batch and batch ~= '' then event.batch = batch end
   if extra then
     for i = 1, #extra, 2 do
       local k = extra[i]
@@ -34,6 +36,18 @@ local function set_status(id, status, extra)
     end
   end
   redis.call('PUBLISH', CHANNEL, cjson.encode(event))
+end
+
+-- Histograms (processing time, queue wait): a hash whose fields are the bucket upper bounds as given
+-- in `bounds` (a comma-separated string from queue.HISTOGRAM_BUCKETS), '+Inf', 'count' and 'sum'.
+local function observe(hist, value, bounds)
+  local field = '+Inf'
+  for b in string.gmatch(bounds, '[^,]+') do
+    if value <= tonumber(b) then field = b; break end
+  end
+  redis.call('HINCRBY', hist, field, 1)
+  redis.call('HINCRBY', hist, 'count', 1)
+  redis.call('HINCRBYFLOAT', hist, 'sum', value)
 end
 
 local function hash_fields(id)

@@ -1,14 +1,17 @@
 -- Record a job's outcome and, if asked, atomically take and start the next queued job.
--- KEYS[1] processing list, KEYS[2] worker hash, KEYS[3] stats, KEYS[4] queue, KEYS[5] delayed set.
+-- KEYS[1] processing list, KEYS[2] worker hash, KEYS[3] stats, KEYS[4] queue, KEYS[5] delayed set,
+-- KEYS[6] processing-time histogram, KEYS[7] queue-wait histogram.
 -- ARGV[6] job id, ARGV[7] worker id, ARGV[8] outcome: done | failed | retry,
--- ARGV[9] retry-at time, ARGV[10] '1' to claim the next job, ARGV[11] JSON object of fields to store.
+-- ARGV[9] retry-at time, ARGV[10] '1' to claim the next job, ARGV[11] JSON object of fields to store,
+-- ARGV[12] histogram bucket bounds.
 local id, worker_id, outcome = ARGV[6], ARGV[7], ARGV[8]
 redis.call('LREM', KEYS[1], 1, id)
 local st = get_status(id)
 local owner = redis.call('HGET', hash_key(id), 'worker')
 local mine = (st == 'processing' and owner == worker_id)
 local extra = {'finished_at', NOW}
-for k, v in pairs(cjson.decode(ARGV[11])) do
+local given = cjson.decode(ARGV[11])
+for k, v in pairs(given) do
   table.insert(extra, k); table.insert(extra, tostring(v))
 end
 local applied = 0
@@ -17,11 +20,15 @@ if outcome == 'done' then
   if st == 'processing' or st == 'queued' or st == 'retrying' then
     set_status(id, 'done', extra)
     redis.call('HINCRBY', KEYS[3], 'done', 1)
+    if given.duration_ms then observe(KEYS[6], tonumber(given.duration_ms) / 1000, ARGV[12]) end
+    local times = redis.call('HMGET', hash_key(id), 'created_at', 'started_at')
+    if times[1] and times[2] then observe(KEYS[7], math.max(0, tonumber(times[2]) - tonumber(times[1])), ARGV[12]) end
     applied = 1
   end
 elseif mine and outcome == 'failed' then
   set_status(id, 'failed', extra)
   redis.call('HINCRBY', KEYS[3], 'failed', 1)
+  redis.call('HINCRBY', KEYS[3], 'failed:' .. (given.error_code or 'error'), 1)
   applied = 1
 elseif mine and outcome == 'retry' then
   redis.call('HINCRBY', hash_key(id), 'retries', 1)

@@ -42,6 +42,7 @@ for _, wid in ipairs(candidates) do
           set_status(id, 'failed', {'finished_at', NOW, 'error_code', 'worker_lost',
             'error', 'the worker processing this job died ' .. lost .. ' times (poison job?)'})
           redis.call('HINCRBY', KEYS[4], 'failed', 1)
+          redis.call('HINCRBY', KEYS[4], 'failed:worker_lost', 1)
           table.insert(failed, id)
         else
           set_status(id, 'queued', {'worker', ''})

@@ -1,0 +1,111 @@
+"""``GET /metrics`` in Prometheus text format.
+
+Queue and worker figures are read from Redis at scrape time (workers serve no HTTP: they keep counters
+and histograms in Redis, updated by the same Lua scripts that record each transition), so every API
+replica reports the same numbers. API request latency is measured in each gunicorn process and merged
+through prometheus_client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from functools import cache
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from imgqueue.queue import HISTOGRAM_BUCKETS, Queue
+
+from .jobs import state
+
+bp = Blueprint("metrics", __name__)
+
+_COUNTERS = {
+    "enqueued": ("imgqueue_jobs_enqueued", "Jobs accepted and queued"),
+    "started": ("imgqueue_jobs_started", "Job runs started by a worker (re-runs included)"),
+    "done": ("imgqueue_jobs_completed", "Jobs that ended done"),
+    "retried": ("imgqueue_jobs_retried", "Retries scheduled after a transient error"),
+    "lost": ("imgqueue_jobs_lost", "Times a job's worker died while holding it"),
+    "recovered": ("imgqueue_jobs_recovered", "Jobs handed back to the queue after their worker died"),
+    "upload_bytes": ("imgqueue_upload_bytes", "Bytes of accepted uploads"),
+}
+
+
+@cache
+def request_latency() -> Histogram:
+    return Histogram("imgqueue_api_request_duration_seconds", "API request latency",
+                     ["route", "method", "status"],
+                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+class RedisCollector(Collector):
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def collect(self) -> Iterator[Metric]:
+        q = self.queue
+        stats = q.stats()
+        for field, (name, doc) in _COUNTERS.items():
+            yield CounterMetricFamily(name, doc, value=stats.get(field, 0))
+        failed = CounterMetricFamily("imgqueue_jobs_failed", "Jobs that ended failed, by reason", labels=["reason"])
+        for field, value in stats.items():
+            if field.startswith("failed:"):
+                failed.add_metric([field.split(":", 1)[1]], value)
+        yield failed
+        yield GaugeMetricFamily("imgqueue_queue_depth", "Jobs waiting in the queue", value=stats["queued"])
+        yield GaugeMetricFamily("imgqueue_jobs_delayed", "Jobs waiting out a retry backoff", value=stats["delayed"])
+        yield GaugeMetricFamily("imgqueue_jobs_processing", "Jobs being processed", value=stats["processing"])
+        yield GaugeMetricFamily("imgqueue_workers_alive", "Worker processes with a fresh heartbeat",
+                                value=stats["workers"])
+        yield self._histogram("imgqueue_job_processing_seconds", "Time to resize one job", q.keys.processing_time)
+        yield self._histogram("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", q.keys.queue_wait)
+
+    def _histogram(self, name: str, doc: str, key: str) -> HistogramMetricFamily:
+        raw = {str(k): v for k, v in self.queue.redis.hgetall(key).items()}
+        cumulative, buckets = 0, []
+        for bound in HISTOGRAM_BUCKETS:
+            cumulative += int(raw.get(bound, 0))
+            buckets.append((repr(float(bound)), cumulative))
+        buckets.append(("+Inf", int(raw.get("count", 0))))
+        return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=float(raw.get("sum", 0)))
+
+
+def install(app: Flask) -> None:
+    """Time every request (route template, not the raw path, so job ids do not explode the labels)."""
+
+    @app.before_request
+    def _start() -> None:
+        g.imgqueue_t0 = time.perf_counter()
+
+    @app.after_request
+    def _observe(resp: Response) -> Response:
+        t0 = g.get("imgqueue_t0")
+        if t0 is not None:
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            request_latency().labels(route, request.method, str(resp.status_code)).observe(time.perf_counter() - t0)
+        return resp
+
+    app.register_blueprint(bp)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_ProcessLocal())
+    registry.register(RedisCollector(state().queue))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+class _ProcessLocal(Collector):
+    """Single-process mode (tests, a plain ``flask run``): the latency histogram of this process."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from request_latency().collect()
