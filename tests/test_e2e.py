@@ -66,6 +66,8 @@ def test_tester_exits_0_when_all_done(stack: Stack, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 images: 6 done, 0 failed" in result.stdout
     assert "images/s" in result.stdout and "done=6" in result.stderr
+    assert "following jobs live (server-sent events)" in result.stderr
+    assert result.stdout.count("300x300") == 6, "every row shows its output size"
     assert not (out / "stale.jpg").exists()
 
 
@@ -74,8 +76,9 @@ def test_tester_exits_non_zero_when_a_job_fails(stack: Stack, tmp_path: Path) ->
     generate(folder, 2, seed=4, max_side=400)
     (folder / "broken.png").write_bytes((folder / "sample_001_png-alpha.png").read_bytes()[:300])
     (folder / "notes.jpg").write_text("not an image")
-    result = run_tester(stack, "--images", str(folder))
+    result = run_tester(stack, "--images", str(folder), "--poll")
     assert result.returncode == 1, result.stdout + result.stderr
+    assert "following jobs by polling" in result.stderr
     assert "failed" in result.stdout and "not_an_image" in result.stdout
     allowed = run_tester(stack, "--images", str(folder), "--allow-failures")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr

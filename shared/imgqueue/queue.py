@@ -38,6 +38,12 @@ def _lua(name: str) -> str:
     return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
 
 
+def now_ms() -> float:
+    """The time, to the millisecond: every transition time is stored and published exactly, with no
+    more digits than Lua's cjson keeps (14), so that clients can compare event times with records."""
+    return round(time.time(), 3)
+
+
 def connect(settings: Settings) -> redis.Redis:
     """A Redis client with timeouts suited to blocking fetches; responses are decoded to str."""
     return redis.Redis.from_url(
@@ -96,7 +102,7 @@ class Queue:
 
     def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
         """Write each record and status, index it, push it and publish ``queued``: one transaction."""
-        now = time.time()
+        now = now_ms()
         ttl = self.settings.job_ttl
         pipe = self.redis.pipeline(transaction=True)
         for job in jobs:
@@ -257,7 +263,7 @@ class Queue:
     # --- helpers -----------------------------------------------------------------------------------
 
     def _common_args(self) -> list[Any]:
-        return [repr(time.time()), self.settings.job_ttl, self.keys.events, keys.JOB_PREFIX, keys.STATUS_SUFFIX]
+        return [repr(now_ms()), self.settings.job_ttl, self.keys.events, keys.JOB_PREFIX, keys.STATUS_SUFFIX]
 
     @staticmethod
     def _job_from_fields(flat: list[str]) -> Job:

@@ -11,7 +11,7 @@ from imgqueue.logs import setup_logging
 from imgqueue.queue import Queue, connect
 from imgqueue.storage import Storage
 
-from . import errors, events, health, jobs, metrics
+from . import dashboard, errors, events, health, jobs, metrics
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(events.bp)
+    app.register_blueprint(dashboard.bp)
     metrics.install(app)
     return app
 

@@ -8,9 +8,11 @@ API never became ready.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="deadline for the whole run, in seconds")
     p.add_argument("--poll-interval", type=float, default=0.5)
     p.add_argument("--allow-failures", action="store_true", help="exit 0 if every job ended, done or failed")
+    p.add_argument("--poll", action="store_true", help="poll job records instead of following /events")
     return p.parse_args(argv)
 
 
@@ -81,8 +84,74 @@ def upload(session: requests.Session, api: str, item: Tracked, form: dict[str, s
         item.error = f"HTTP {resp.status_code} {err.get('code')}: {err.get('message')}"
 
 
-def poll(session: requests.Session, api: str, items: list[Tracked]) -> None:
-    pending = [i for i in items if i.job_id and i.status not in TERMINAL]
+class EventFollower(threading.Thread):
+    """Follows ``GET /events`` (server-sent events) in the background and keeps the newest status of
+    every job it hears about. ``failed`` turns true when the stream cannot be had or breaks: the
+    caller then polls instead."""
+
+    def __init__(self, api: str) -> None:
+        super().__init__(name="events", daemon=True)
+        self.url = f"{api}/events?summary=0"
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.failed = False
+        self._closing = False
+
+    def run(self) -> None:
+        try:
+            with requests.get(self.url, stream=True, timeout=(5, 40)) as resp:
+                if resp.status_code != 200 or not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise requests.RequestException(f"HTTP {resp.status_code}")
+                self.connected.set()
+                event, data = "", ""
+                for line in resp.iter_lines(decode_unicode=True):
+                    if line:
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data += line[5:].strip()
+                        continue
+                    if event == "job" and data:
+                        self._record(json.loads(data))
+                    elif event in ("overflow", "resync", "stop"):
+                        raise requests.RequestException(f"stream ended: {event}")
+                    event, data = "", ""
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            if not self._closing:
+                print(f"live events unavailable ({exc}); polling instead", file=sys.stderr)
+        finally:
+            self.failed = True
+            self.connected.set()
+
+    def _record(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            known = self.latest.get(event["id"])
+            if known is None or float(event.get("ts", 0)) >= float(known.get("ts", 0)):
+                self.latest[event["id"]] = event
+
+    def apply(self, items: list[Tracked]) -> list[Tracked]:
+        """Copy the streamed statuses onto ``items``; returns those that just reached the end."""
+        finished = []
+        with self.lock:
+            for item in items:
+                event = self.latest.get(item.job_id)
+                if event and item.status not in TERMINAL:
+                    item.status = event["status"]
+                    if item.status in TERMINAL:
+                        item.finished_at = time.monotonic()
+                        finished.append(item)
+        return finished
+
+    def close(self) -> None:
+        """Stop listening. The thread is a daemon blocked in a read: closing the response from here
+        would wait for that read to time out, so it is left to end with the process."""
+        self._closing = True
+
+
+def poll(session: requests.Session, api: str, items: list[Tracked], refresh: bool = False) -> None:
+    """Fetch the records of unfinished jobs (or, with ``refresh``, of those given) in batches of 100."""
+    pending = items if refresh else [i for i in items if i.job_id and i.status not in TERMINAL]
     for start in range(0, len(pending), 100):
         chunk = {i.job_id: i for i in pending[start:start + 100]}
         try:
@@ -92,9 +161,11 @@ def poll(session: requests.Session, api: str, items: list[Tracked]) -> None:
             continue
         for record in jobs:
             item = chunk[record["id"]]
+            if item.status in TERMINAL and record["status"] not in TERMINAL:
+                continue  # the stream already told us more than this (older) record
             item.status, item.record = record["status"], record
-            if item.status in TERMINAL and not item.finished_at:
-                item.finished_at = time.monotonic()
+            if item.status in TERMINAL:
+                item.finished_at = item.finished_at or time.monotonic()
                 item.error = record.get("error") or ""
 
 
@@ -183,6 +254,10 @@ def run(args: argparse.Namespace, api: str, paths: list[Path], started: float, d
                               "format": args.format}.items() if v}
     items = [Tracked(p) for p in paths]
     view = LiveView(len(items), sys.stderr)
+    follower = EventFollower(api)
+    if not args.poll:
+        follower.start()  # before the uploads, so that no transition is missed
+        follower.connected.wait(10)
     print(f"uploading {len(items)} images to {api} ({args.concurrency} at a time)", file=sys.stderr)
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
@@ -190,12 +265,27 @@ def run(args: argparse.Namespace, api: str, paths: list[Path], started: float, d
         while not all(f.done() for f in futures):
             view.show(items, time.monotonic() - t0)
             time.sleep(0.2)
-    while time.monotonic() < deadline:
-        poll(session, api, items)
-        view.show(items, time.monotonic() - t0)
-        if all(i.status in TERMINAL for i in items):
-            break
-        time.sleep(args.poll_interval)
+    live = not args.poll and not follower.failed
+    print("following jobs " + ("live (server-sent events)" if live else "by polling"), file=sys.stderr)
+    poll(session, api, items)  # one full read: the starting point, whatever the stream said so far
+    last_sync = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            if live and not follower.failed:
+                finished = follower.apply(items)
+                if finished:
+                    poll(session, api, finished, refresh=True)  # sizes, ms and reasons of those that ended
+                if time.monotonic() - last_sync > 10:  # a cheap safety net
+                    poll(session, api, items)
+                    last_sync = time.monotonic()
+            else:
+                poll(session, api, items)
+            view.show(items, time.monotonic() - t0)
+            if all(i.status in TERMINAL for i in items):
+                break
+            time.sleep(0.1 if live and not follower.failed else args.poll_interval)
+    finally:
+        follower.close()
     elapsed = time.monotonic() - t0
     view.show(items, elapsed, final=True)
     report(items, elapsed, sys.stdout)

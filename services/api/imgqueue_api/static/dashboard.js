@@ -1,0 +1,232 @@
+// imgqueue dashboard: live from GET /events (server-sent events); no build step, no external files.
+"use strict";
+
+const MAX_JOBS = 60;          // cards kept on the page
+const WINDOW_S = 300;         // throughput chart: the last 5 minutes
+const jobs = new Map();       // id -> record (as GET /jobs/<id> returns it, updated by events)
+const samples = [];           // [time (s), done counter] from summaries, for the throughput chart
+let dirty = false;
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, cls, text) => {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+const fmtBytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+const ago = (ts) => {
+  const s = Math.max(0, Date.now() / 1000 - ts);
+  return s < 60 ? `${s.toFixed(0)} s ago` : `${(s / 60).toFixed(0)} min ago`;
+};
+
+// --- jobs ------------------------------------------------------------------------------------------
+
+async function fetchJob(id) {
+  const resp = await fetch(`/jobs/${id}`);
+  if (!resp.ok) return;
+  const record = await resp.json();
+  const known = jobs.get(id);
+  if (!known || (record.updated_at || 0) >= (known.updated_at || 0)) jobs.set(id, record);
+  schedule();
+}
+
+function onJobEvent(event) {
+  const known = jobs.get(event.id);
+  if (!known) {
+    jobs.set(event.id, { id: event.id, status: event.status, updated_at: event.ts, filename: "" });
+    fetchJob(event.id);
+  } else if ((event.ts || 0) >= (known.updated_at || 0)) {
+    known.status = event.status;
+    known.updated_at = event.ts;
+    if (event.worker) known.worker = event.worker;
+    if (event.error) known.error = event.error;
+    if (event.status === "done" || event.status === "failed") fetchJob(event.id); // sizes, reason
+  }
+  schedule();
+}
+
+function jobCard(job) {
+  const card = el("div", "job");
+  card.dataset.id = job.id;
+  card.dataset.status = job.status;
+  const thumb = el("div", "thumb");
+  if (job.status === "done") {
+    const img = el("img");
+    img.alt = job.filename || job.id;
+    img.loading = "lazy";
+    img.src = `/jobs/${job.id}/result`;
+    thumb.append(img);
+  } else {
+    thumb.append(el("span", "ph", job.status === "failed" ? "no result" : "…"));
+  }
+  const meta = el("div", "meta");
+  meta.append(el("div", "name", job.filename || job.id.slice(0, 12)));
+  const line = el("div", "detail");
+  line.append(el("span", `badge ${job.status}`, job.status));
+  if (job.status === "done" && job.output_width) {
+    line.append(` ${job.output_width}×${job.output_height} · ${fmtBytes(job.output_bytes)} · ${Math.round(job.duration_ms)} ms`);
+  }
+  meta.append(line);
+  if (job.status === "failed" && job.error) meta.append(el("div", "reason", job.error));
+  card.append(thumb, meta);
+  return card;
+}
+
+function renderJobs() {
+  const list = [...jobs.values()].sort((a, b) => (b.created_at || b.updated_at || 0) - (a.created_at || a.updated_at || 0));
+  for (const stale of list.slice(MAX_JOBS)) jobs.delete(stale.id);
+  const box = $("jobs");
+  const existing = new Map([...box.children].map((c) => [c.dataset.id, c]));
+  const fragment = document.createDocumentFragment();
+  for (const job of list.slice(0, MAX_JOBS)) {
+    let card = existing.get(job.id);
+    const stamp = `${job.status}|${job.output_bytes || ""}|${job.error || ""}|${job.filename || ""}`;
+    if (!card || card.dataset.stamp !== stamp) {
+      card = jobCard(job);
+      card.dataset.stamp = stamp;
+    }
+    fragment.append(card);
+  }
+  box.replaceChildren(fragment);
+  $("no-jobs").hidden = list.length > 0;
+  const failures = list.filter((j) => j.status === "failed").slice(0, 10);
+  $("failures-panel").hidden = failures.length === 0;
+  $("failures").replaceChildren(...failures.map((j) => {
+    const li = el("li");
+    li.append(el("b", "", j.filename || j.id.slice(0, 12)), ": ", el("span", "reason", j.error || j.error_code || "failed"));
+    return li;
+  }));
+}
+
+// --- queue, workers, throughput ---------------------------------------------------------------------
+
+function onSummary(summary) {
+  const c = summary.counts || {};
+  $("c-queued").textContent = c.queued ?? 0;
+  $("c-processing").textContent = c.processing ?? 0;
+  $("c-delayed").textContent = c.delayed ?? 0;
+  $("c-done").textContent = c.done ?? 0;
+  $("c-failed").textContent = c.failed ?? 0;
+  $("c-workers").textContent = c.workers ?? 0;
+  samples.push([summary.ts, (c.done || 0) + (c.failed || 0)]);
+  while (samples.length > 2 && samples[0][0] < summary.ts - WINDOW_S) samples.shift();
+  renderWorkers(summary.workers || []);
+  drawChart();
+}
+
+function renderWorkers(workers) {
+  const rows = workers.map((w) => {
+    const tr = el("tr");
+    tr.append(el("td", "id", w.id), el("td", "", w.host || ""), el("td", "id", w.current_job || "–"),
+      el("td", "", w.last_heartbeat ? ago(parseFloat(w.last_heartbeat)) : "–"), el("td", "", w.jobs_done || "0"));
+    const state = el("td");
+    state.append(el("span", `badge ${w.alive ? "alive" : "lost"}`, w.alive ? "alive" : "lost"));
+    tr.append(state);
+    return tr;
+  });
+  $("workers").tBodies[0].replaceChildren(...rows);
+  $("no-workers").hidden = workers.length > 0;
+}
+
+function drawChart() {
+  const canvas = $("chart");
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height;
+  ctx.clearRect(0, 0, w, h);
+  if (samples.length < 2) return;
+  const rates = [];
+  for (let i = 1; i < samples.length; i++) {
+    const dt = samples[i][0] - samples[i - 1][0];
+    rates.push([samples[i][0], dt > 0 ? Math.max(0, samples[i][1] - samples[i - 1][1]) / dt : 0]);
+  }
+  const recent = rates.filter(([t]) => t > rates[rates.length - 1][0] - 30);
+  const now = recent.reduce((s, [, r]) => s + r, 0) / Math.max(1, recent.length);
+  $("c-rate").textContent = now.toFixed(1);
+  const peak = Math.max(1, ...rates.map(([, r]) => r));
+  const t1 = rates[rates.length - 1][0], t0 = t1 - WINDOW_S;
+  ctx.beginPath();
+  rates.forEach(([t, r], i) => {
+    const x = ((t - t0) / WINDOW_S) * w, y = h - 2 - (r / peak) * (h - 6);
+    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+  });
+  ctx.strokeStyle = "#2563eb";
+  ctx.lineWidth = 2;
+  ctx.stroke();
+  ctx.lineTo(w, h); ctx.lineTo(((rates[0][0] - t0) / WINDOW_S) * w, h); ctx.closePath();
+  ctx.fillStyle = "rgba(37, 99, 235, 0.12)";
+  ctx.fill();
+}
+
+function schedule() {
+  if (dirty) return;
+  dirty = true;
+  requestAnimationFrame(() => { dirty = false; renderJobs(); });
+}
+
+// --- live connection --------------------------------------------------------------------------------
+
+function connect() {
+  const source = new EventSource("/events");
+  source.addEventListener("open", () => { $("conn").textContent = "live"; $("conn").className = "conn live"; });
+  source.addEventListener("error", () => { $("conn").textContent = "reconnecting…"; $("conn").className = "conn down"; });
+  source.addEventListener("summary", (e) => onSummary(JSON.parse(e.data)));
+  source.addEventListener("job", (e) => onJobEvent(JSON.parse(e.data)));
+  source.addEventListener("resync", () => loadRecent());
+}
+
+async function loadRecent() {
+  const resp = await fetch("/jobs?limit=40");
+  if (!resp.ok) return;
+  for (const record of (await resp.json()).jobs) {
+    const known = jobs.get(record.id);
+    if (!known || (record.updated_at || 0) >= (known.updated_at || 0)) jobs.set(record.id, record);
+  }
+  schedule();
+}
+
+// --- upload form ------------------------------------------------------------------------------------
+
+function setupUpload() {
+  const drop = $("drop"), input = $("files"), msg = $("upload-msg");
+  let chosen = [];
+  const show = () => { $("drop-text").textContent = chosen.length ? `${chosen.length} file(s) chosen` : "Drop images here or choose files"; };
+  input.addEventListener("change", () => { chosen = [...input.files]; show(); });
+  ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
+  drop.addEventListener("drop", (e) => { chosen = [...e.dataTransfer.files]; show(); });
+  $("upload-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!chosen.length) { msg.textContent = "Choose one or more images first."; msg.className = "msg error"; return; }
+    const form = new FormData();
+    chosen.forEach((f) => form.append("images", f, f.name));
+    for (const name of ["width", "height", "fit", "format"]) {
+      const value = $(name).value;
+      if (value) form.append(name, value);
+    }
+    $("upload-button").disabled = true;
+    msg.className = "msg";
+    msg.textContent = `Uploading ${chosen.length} file(s)…`;
+    try {
+      const resp = await fetch("/jobs", { method: "POST", body: form });
+      const body = await resp.json();
+      if (!resp.ok) throw new Error(body.error ? body.error.message : `HTTP ${resp.status}`);
+      msg.textContent = `Queued ${body.jobs.length} job(s).`;
+      for (const entry of body.jobs) {
+        if (!jobs.has(entry.jobId)) jobs.set(entry.jobId, { id: entry.jobId, status: entry.status, filename: entry.filename, created_at: Date.now() / 1000 });
+        fetchJob(entry.jobId);
+      }
+      chosen = []; input.value = ""; show(); schedule();
+    } catch (err) {
+      msg.textContent = `Upload refused: ${err.message}`;
+      msg.className = "msg error";
+    } finally {
+      $("upload-button").disabled = false;
+    }
+  });
+}
+
+setupUpload();
+loadRecent();
+connect();
+setInterval(schedule, 5000); // keep "… ago" fresh
