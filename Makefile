@@ -19,7 +19,7 @@ export TC_HOST ?= 127.0.0.1
 # docker compose, with .env (if any) and build/images.env (written by `make images`) as env files.
 COMPOSE = docker compose $$(for f in .env build/images.env; do [ -f $$f ] && printf -- '--env-file %s ' $$f; done)
 
-.PHONY: help install test lint dev samples clean images build up down logs ps scale test-upload integration-test down-volumes
+.PHONY: help install test lint dev samples clean bench bench-quick images build up down logs ps scale test-upload integration-test down-volumes
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,14 +36,25 @@ test: $(STAMP) ## the fast suite: real redis-server (or a Redis container), guni
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check shared services tests
-	$(VENV)/bin/mypy shared/imgqueue services/api/imgqueue_api services/worker/imgqueue_worker services/tester/imgqueue_tester
+	$(VENV)/bin/ruff check shared services tests benchmarks
+	$(VENV)/bin/mypy shared/imgqueue services/api/imgqueue_api services/worker/imgqueue_worker services/tester/imgqueue_tester benchmarks
 
 dev: $(STAMP) ## run redis-server, the API (127.0.0.1:$$API_PORT) and workers in the foreground; Ctrl-C stops all
 	$(PY) -m imgqueue.local --api-port $(API_PORT) --workers $(or $(N),$(shell nproc))
 
 samples: $(STAMP) ## generate 50 varied sample images into samples/
 	$(PY) -m imgqueue.samples samples --count 50
+
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(BENCH_STAMP) ## benchmarks side by side with libvips, a raw Redis loop and RQ (BENCH_PHOTOS=folder)
+	$(PY) -m benchmarks
+
+bench-quick: $(BENCH_STAMP) ## the same benchmark code on a tiny set, in under a minute (checks nothing about speed)
+	$(PY) -m benchmarks --quick
 
 clean: ## remove the venv, caches and local data
 	rm -rf $(VENV) data samples build .pytest_cache .mypy_cache .ruff_cache

@@ -233,3 +233,36 @@ def test_jpeg_shrink_on_load_keeps_quality() -> None:
     out, _ = resize_bytes(src, ResizeSpec(300, 200))
     r, g, b = _open(out).getpixel((150, 100))  # type: ignore[misc]
     assert abs(r - 200) < 6 and abs(g - 50) < 6 and abs(b - 50) < 6
+
+
+vips_only = pytest.mark.skipif(not imaging.vips_available(), reason="pyvips is not installed")
+
+
+@vips_only
+@pytest.mark.parametrize(("fmt", "mode"), [("PNG", "RGB"), ("PNG", "RGBA"), ("WEBP", "RGB"), ("JPEG", "RGB")])
+@pytest.mark.parametrize("fit", [Fit.COVER, Fit.INSIDE, Fit.CONTAIN])
+def test_vips_engine_gives_the_same_image(fmt: str, mode: str, fit: Fit) -> None:
+    """The libvips engine only decodes and shrinks: sizes, mode and pixels match the Pillow engine's."""
+    from imgqueue.samples import picture
+
+    buf = io.BytesIO()
+    picture(2400, 1500, seed=3, mode=mode).save(buf, fmt, **({} if fmt == "PNG" else {"quality": 95}))
+    spec = ResizeSpec(240, 200, fit, format="png")
+    pil_out, pil_res = resize_bytes(buf.getvalue(), spec)
+    vips_out, vips_res = resize_bytes(buf.getvalue(), spec, engine="vips")
+    assert (vips_res.width, vips_res.height, vips_res.format) == (pil_res.width, pil_res.height, pil_res.format)
+    a, b = _open(pil_out), _open(vips_out)
+    assert a.mode == b.mode
+    from PIL import ImageChops, ImageStat
+
+    diff = ImageStat.Stat(ImageChops.difference(a.convert("RGBA"), b.convert("RGBA"))).mean
+    assert max(diff) < 6, f"mean channel difference {diff}"
+
+
+@vips_only
+def test_vips_engine_reports_bad_input_like_pillow() -> None:
+    data = image_bytes(800, 600, "PNG")
+    with pytest.raises(CorruptImage):
+        resize_bytes(data[: len(data) // 2], ResizeSpec(100, 100), engine="vips")
+    with pytest.raises(NotAnImage):
+        resize_bytes(b"text" * 100, ResizeSpec(100, 100), engine="vips")

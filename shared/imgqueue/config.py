@@ -46,6 +46,7 @@ class Settings:
     shutdown_timeout: float = 30.0
     job_ttl: int = 7 * 24 * 3600
     log_level: str = "INFO"
+    imaging_engine: str = "pillow"  # or "vips": libvips decodes and shrinks PNG/WebP (needs pyvips)
 
     def __post_init__(self) -> None:
         _check(self.queue_name != "", "QUEUE_NAME", "must not be empty")
@@ -60,6 +61,7 @@ class Settings:
             _check(getattr(self, name) > 0, name.upper(), "must be greater than 0")
         _check(self.heartbeat_ttl > self.heartbeat_interval, "HEARTBEAT_TTL",
                f"must be longer than HEARTBEAT_INTERVAL ({self.heartbeat_interval})")
+        _check(self.imaging_engine in ("pillow", "vips"), "IMAGING_ENGINE", "must be pillow or vips")
         _check(self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, "LOG_LEVEL",
                "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 

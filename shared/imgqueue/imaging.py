@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
 
+from . import vips
 from .errors import (
     CorruptImage,
     InvalidSpec,
@@ -231,8 +232,16 @@ def _open(src: Source) -> Image.Image:
     return Image.open(fp)
 
 
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation, from the header only: Pillow's PNG ``getexif`` decodes the whole image to
+    look for an eXIf chunk after the pixels, so a PNG without one in its header counts as upright."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
+    return int(im.getexif().get(_ORIENTATION_TAG, 1))
+
+
 def _oriented_size(im: Image.Image) -> tuple[int, int]:
-    orientation = im.getexif().get(_ORIENTATION_TAG, 1)
+    orientation = _orientation(im)
     return (im.height, im.width) if orientation in (5, 6, 7, 8) else (im.width, im.height)
 
 
@@ -251,11 +260,15 @@ def _check_header(im: Image.Image, limits: Limits) -> ImageInfo:
 
 
 def probe(src: Source, limits: Limits = Limits()) -> ImageInfo:
-    """Read only the header: format, oriented size, frame count. Raises an ImageError if unusable."""
+    """Read the header (and check a PNG's chunks): format, oriented size, frame count. Raises an
+    ImageError if unusable. Pixels are not decoded."""
     with _decode_errors():
         im = _open(src)
         try:
-            return _check_header(im, limits)
+            info = _check_header(im, limits)
+            if info.format == "PNG":
+                im.verify()  # chunk CRCs, without inflating the pixels: catches truncated and corrupt files
+            return info
         finally:
             if isinstance(src, (bytes, Path)):  # a caller's file object stays open for the caller
                 im.close()
@@ -346,11 +359,20 @@ def _save_options(out_fmt: str, spec: ResizeSpec, icc: bytes | None) -> dict[str
     return opts
 
 
-def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits = Limits()) -> ResizeResult:
+ENGINES = ("pillow", "vips")
+
+
+def vips_available() -> bool:
+    return vips.available()
+
+
+def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits = Limits(),
+           engine: str = "pillow") -> ResizeResult:
     """Resize ``src`` by ``spec`` and write the encoded image to ``dst``.
 
     EXIF orientation is applied first; metadata is dropped except the ICC profile; alpha is flattened
     onto ``spec.background`` when the output format has none. Raises an ImageError for bad input.
+    ``engine="vips"`` lets libvips decode and shrink PNG and WebP inputs (see ``imgqueue.vips``).
     """
     spec.validate(limits)
     with _decode_errors():
@@ -374,17 +396,22 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
                         loop=im.info.get("loop", 0))
             first = frames[0]
         else:
-            first, icc = _render_frame(im, geo, spec, out_fmt, icc)
+            source = im
+            if (engine == "vips" and isinstance(src, bytes) and geo.scale * RESIZE_GAP < 0.5
+                    and vips.suitable(info.format, im.mode, info.frames, im.info, _orientation(im))):
+                source = vips.shrink(src, info.format, geo.scale * RESIZE_GAP)
+            first, icc = _render_frame(source, geo, spec, out_fmt, icc)
             opts = _save_options(out_fmt, spec, icc)
         first.save(dst, format=out_fmt, **opts)
     size = dst.stat().st_size if isinstance(dst, Path) else 0
     return ResizeResult(first.width, first.height, out_fmt, len(frames) if animate else 1, size)
 
 
-def resize_bytes(data: bytes, spec: ResizeSpec, limits: Limits = Limits()) -> tuple[bytes, ResizeResult]:
+def resize_bytes(data: bytes, spec: ResizeSpec, limits: Limits = Limits(),
+                 engine: str = "pillow") -> tuple[bytes, ResizeResult]:
     """Like ``resize`` but in memory: returns the encoded bytes and what was made."""
     out = io.BytesIO()
-    result = resize(data, out, spec, limits)
+    result = resize(data, out, spec, limits, engine)
     encoded = out.getvalue()
     return encoded, ResizeResult(result.width, result.height, result.format, result.frames, len(encoded))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -62,31 +63,29 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form used by the API."""
-        data = asdict(self)
-        data.pop("extra")
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["status"] = self.status.value
         data["spec"] = self.spec.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
-        known = {f.name: f for f in fields(cls)}
         kwargs: dict[str, Any] = {}
         extra: dict[str, str] = {}
         for key, value in data.items():
-            f = known.get(key)
-            if f is None or key == "extra":
+            coerce = _COERCE.get(key)
+            if coerce is None:
                 extra[key] = str(value)
-                continue
-            kwargs[key] = _coerce(key, f.type, value)
-        kwargs["extra"] = extra
-        return cls(**kwargs)
+            else:
+                kwargs[key] = coerce(value)
+        return cls(**kwargs, extra=extra)
 
     def to_redis(self) -> dict[str, str]:
-        """Flat string mapping stored in the ``job:<id>`` hash (status lives in its own key too)."""
+        """Flat string mapping for the ``job:<id>`` hash. Fields still at their default (0, "") are left
+        out: they read back as the default, and a smaller hash is faster to write and read."""
         data = self.to_dict()
         data["spec"] = json.dumps(data["spec"], separators=(",", ":"))
-        return {k: _to_str(v) for k, v in data.items()}
+        return {k: _to_str(v) for k, v in data.items() if v not in ("", 0, 0.0) or k in _ALWAYS}
 
     @classmethod
     def from_redis(cls, raw: dict[str, str], status: str | None = None) -> Job:
@@ -94,6 +93,9 @@ class Job:
         if status:
             data["status"] = status
         return cls.from_dict(data)
+
+
+_ALWAYS = frozenset({"id", "status", "spec", "input_path", "output_path"})
 
 
 def _to_str(value: Any) -> str:
@@ -104,14 +106,35 @@ def _to_str(value: Any) -> str:
     return str(value)
 
 
-def _coerce(key: str, annotation: Any, value: Any) -> Any:
-    if key == "spec":
-        return value if isinstance(value, ResizeSpec) else ResizeSpec.from_dict(
-            json.loads(value) if isinstance(value, str) else value)
-    if key == "status":
-        return JobStatus(value)
-    if annotation in ("int", int):
-        return int(float(value)) if value not in ("", None) else 0
-    if annotation in ("float", float):
-        return float(value) if value not in ("", None) else 0.0
+def _int(value: Any) -> int:
+    return int(float(value)) if value not in ("", None) else 0
+
+
+def _float(value: Any) -> float:
+    return float(value) if value not in ("", None) else 0.0
+
+
+def _str(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _spec(value: Any) -> ResizeSpec:
+    if isinstance(value, ResizeSpec):
+        return value
+    return ResizeSpec.from_dict(json.loads(value) if isinstance(value, str) else value)
+
+
+def _coercers() -> dict[str, Callable[[Any], Any]]:
+    """One converter per Job field, chosen once from the annotations (from_dict runs once per job)."""
+    by_type: dict[str, Callable[[Any], Any]] = {"int": _int, "float": _float, "str": _str}
+    out: dict[str, Callable[[Any], Any]] = {}
+    for f in fields(Job):
+        if f.name == "extra":
+            continue
+        out[f.name] = by_type.get(str(f.type), _str)
+    out.update(spec=_spec, status=JobStatus)
+    return out
+
+
+_COERCE = _coercers()
+_FIELD_NAMES = tuple(f.name for f in fields(Job) if f.name != "extra")

@@ -23,6 +23,7 @@ import redis
 from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.errors import (
+    ConfigError,
     ImageError,
     InputMissing,
     InvalidSpec,
@@ -60,6 +61,8 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.storage = Storage(settings.upload_dir, settings.output_dir)
         self.limits = imaging.Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension)
+        if settings.imaging_engine == "vips" and not imaging.vips_available():
+            raise ConfigError("IMAGING_ENGINE=vips needs pyvips and libvips (pip install pyvips pyvips-binary)")
         self.stopping = threading.Event()
         self.parent_pid = os.getppid()
         self._queue: Queue | None = None
@@ -170,7 +173,7 @@ class Worker:
         try:
             data = self.storage.read_input(job.input_path)
             with atomic_write(Path(job.output_path)) as out:
-                result = imaging.resize(data, out, job.spec, self.limits)
+                result = imaging.resize(data, out, job.spec, self.limits, self.settings.imaging_engine)
                 size = out.tell()
             return JobStatus.DONE, {"output_width": result.width, "output_height": result.height,
                                     "output_bytes": size, "output_format": result.format.lower(),

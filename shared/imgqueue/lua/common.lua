@@ -21,10 +21,11 @@ end
 local function set_status(id, status, extra)
   local h = hash_key(id)
   redis.call('SET', status_key(id), status, 'EX', TTL)
-  redis.call('HSET', h, 'status', status, 'updated_at', NOW)
+  local args = {'status', status, 'updated_at', NOW}
   if extra then
-    for i = 1, #extra, 2 do redis.call('HSET', h, extra[i], extra[i + 1]) end
+    for i = 1, #extra do args[#args + 1] = extra[i] end
   end
+  redis.call('HSET', h, unpack(args))
   redis.call('EXPIRE', h, TTL)
   local event = {id = id, status = status, ts = tonumber(NOW)}
   local batch = redis.call('HGET', h, 'batch')

@@ -1,0 +1,1 @@
+"""imgqueue's benchmarks: ``make bench`` (``python -m benchmarks``) and ``make bench-quick``."""

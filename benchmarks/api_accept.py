@@ -1,0 +1,62 @@
+"""Part 4: uploads/s and latency (p50, p99) of ``POST /upload`` with 200 KB images and 1, 8 and 32
+concurrent clients (no workers: this measures acceptance only)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from typing import Any
+
+import requests
+
+from imgqueue.samples import picture
+
+from .common import median, percentile
+from .stack import local_stack
+
+
+def image_of_about(size: int = 200_000) -> bytes:
+    side = 700
+    for _ in range(12):
+        buf = io.BytesIO()
+        picture(side, side, seed=5).save(buf, "JPEG", quality=90)
+        if abs(buf.tell() - size) < size * 0.1:
+            break
+        side = int(side * (size / buf.tell()) ** 0.5)
+    return buf.getvalue()
+
+
+def _client(url: str, data: bytes, count: int, latencies: list[float], errors: list[int],
+            lock: threading.Lock) -> None:
+    session = requests.Session()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        resp = session.post(f"{url}/upload", files={"image": ("a.jpg", data)}, timeout=60)
+        with lock:
+            latencies.append(time.perf_counter() - t0)
+            if resp.status_code != 202:
+                errors.append(resp.status_code)
+
+
+def run(uploads: int, concurrency: tuple[int, ...] = (1, 8, 32)) -> dict[str, Any]:
+    data = image_of_about()
+    out: dict[str, Any] = {"image_bytes": len(data), "uploads": uploads, "by_clients": {}}
+    with local_stack() as stack:
+        for clients in concurrency:
+            latencies: list[float] = []
+            errors: list[int] = []
+            lock = threading.Lock()
+            args = (stack.url, data, max(1, uploads // clients), latencies, errors, lock)
+            threads = [threading.Thread(target=_client, args=args) for _ in range(clients)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(300)
+            wall = time.perf_counter() - t0
+            out["by_clients"][str(clients)] = {
+                "uploads_per_s": len(latencies) / wall, "p50_ms": median(latencies) * 1000,
+                "p99_ms": percentile(latencies, 99) * 1000, "errors": len(errors),
+            }
+    return out

@@ -1,0 +1,99 @@
+"""What the benchmark parts share: the photo set, timing helpers, a private Redis."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgqueue import imaging
+from imgqueue.local import start_redis
+from imgqueue.samples import generate, picture
+
+FORMATS = ("JPEG", "PNG", "WEBP")
+
+
+@dataclass(frozen=True)
+class Photo:
+    path: Path
+    data: bytes
+    format: str
+    width: int
+    height: int
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+
+def load_photos(quick: bool) -> tuple[list[Photo], str]:
+    """BENCH_PHOTOS when set (e.g. ../shared/corpus/photos), else a generated set. Returns (photos, source)."""
+    folder = os.environ.get("BENCH_PHOTOS")
+    if folder and Path(folder).is_dir():
+        paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+        source = str(Path(folder).resolve())
+    else:
+        out = Path(tempfile.mkdtemp(prefix="imgqueue-bench-"))
+        paths = []
+        for i, fmt in enumerate(["JPEG", "PNG", "WEBP"] * (1 if quick else 3)):
+            size = (1600, 1200) if quick else (3000 + 400 * i, 2000 + 200 * i)
+            img = picture(*size, seed=i)
+            path = out / f"gen_{i:02d}.{fmt.lower().replace('jpeg', 'jpg')}"
+            img.save(path, fmt, **({} if fmt == "PNG" else {"quality": 90}))
+            paths.append(path)
+        source = "generated"
+    if quick:
+        paths = _one_per_format(paths)
+    photos = []
+    for path in paths:
+        data = path.read_bytes()
+        info = imaging.probe(data, imaging.Limits(max_pixels=10**9))
+        photos.append(Photo(path, data, info.format, info.width, info.height))
+    return photos, source
+
+
+def _one_per_format(paths: list[Path]) -> list[Path]:
+    seen: dict[str, Path] = {}
+    for p in paths:
+        seen.setdefault(p.suffix.lower().replace("jpeg", "jpg"), p)
+    return list(seen.values())
+
+
+def sample_images(folder: Path, count: int) -> list[Path]:
+    return generate(folder, count, seed=3, max_side=1200)
+
+
+def best_of(runs: list[float]) -> float:
+    return min(runs) if runs else float("nan")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+@contextmanager
+def private_redis() -> Iterator[str]:
+    proc, url = start_redis(log=open(os.devnull, "wb"))  # noqa: SIM115 (closed with the process)
+    try:
+        yield url
+    finally:
+        proc.stop()

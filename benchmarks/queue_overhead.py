@@ -1,0 +1,121 @@
+"""Part 2: queue overhead with no-op jobs, one consumer process, on a private redis-server.
+
+* raw: redis-py ``LPUSH`` then ``BRPOP`` of a small JSON message, one at a time, no pipelining;
+* imgqueue: the real protocol: bulk enqueue (record, status, index, LPUSH and event in one MULTI), then a
+  consumer process that takes jobs reliably (``BLMOVE`` + Lua start) and records each outcome with the
+  Lua script that also starts the next job, publishing every transition;
+* RQ: ``Queue.enqueue`` then ``SimpleWorker.work(burst=True)``, when ``rq`` is installed.
+Rates are jobs/s from the first enqueue to the last job finished.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from typing import Any
+
+import redis
+
+from imgqueue.config import Settings
+from imgqueue.imaging import ResizeSpec
+from imgqueue.job import Job, JobStatus, new_job_id
+from imgqueue.queue import Queue, connect
+
+from .common import private_redis
+
+CHUNK = 500
+
+
+def raw_loop(url: str, n: int) -> float:
+    client = redis.Redis.from_url(url)
+    message = json.dumps({"id": "x" * 32, "width": 300, "height": 300})
+    t0 = time.perf_counter()
+    for _ in range(n):
+        client.lpush("bench:raw", message)
+        client.brpop(["bench:raw"], timeout=5)
+    return time.perf_counter() - t0
+
+
+def _consume(url: str, queue_name: str, n: int, done: Any) -> None:
+    settings = Settings(redis_url=url, queue_name=queue_name)
+    q = Queue(connect(settings), settings)
+    worker = "bench-worker"
+    q.register(worker, {"host": "bench", "pid": 0})
+    count = 0
+    job = None
+    while count < n:
+        if job is None:
+            job = q.claim(worker, timeout=1)
+            continue
+        count += 1
+        job = q.finish(worker, job.id, JobStatus.DONE, {"duration_ms": 0}, claim_next=count < n).next_job
+    done.value = time.perf_counter()
+
+
+def imgqueue_protocol(url: str, n: int) -> tuple[float, float]:
+    """Returns (seconds for n jobs end to end, bulk enqueue jobs/s)."""
+    settings = Settings(redis_url=url, queue_name="bench_imgqueue")
+    q = Queue(connect(settings), settings)
+    spec = ResizeSpec(300, 300)
+    jobs = [Job(id=new_job_id(), spec=spec, input_path="/dev/null", output_path="/dev/null") for _ in range(n)]
+    done = multiprocessing.get_context("fork").Value("d", 0.0)
+    consumer = multiprocessing.get_context("fork").Process(target=_consume, args=(url, settings.queue_name, n, done))
+    t0 = time.perf_counter()
+    for start in range(0, n, CHUNK):
+        q.enqueue_many(jobs[start:start + CHUNK])
+    enqueue_s = time.perf_counter() - t0
+    consumer.start()
+    consumer.join(300)
+    if consumer.exitcode != 0 or not done.value:
+        raise RuntimeError("the imgqueue consumer did not finish")
+    return done.value - t0, n / enqueue_s
+
+
+def bulk_enqueue_rate(url: str, n: int) -> float:
+    settings = Settings(redis_url=url, queue_name="bench_bulk")
+    q = Queue(connect(settings), settings)
+    jobs = [Job(id=new_job_id(), spec=ResizeSpec(300, 300), input_path="/dev/null", output_path="/dev/null")
+            for _ in range(n)]
+    t0 = time.perf_counter()
+    for start in range(0, n, CHUNK):
+        q.enqueue_many(jobs[start:start + CHUNK])
+    return n / (time.perf_counter() - t0)
+
+
+def rq_simple_worker(url: str, n: int) -> float | None:
+    try:
+        import rq
+    except ImportError:
+        return None
+    from .noop import noop
+
+    client = redis.Redis.from_url(url)
+    queue = rq.Queue("bench_rq", connection=client)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        queue.enqueue(noop)
+    rq.SimpleWorker([queue], connection=client).work(burst=True, logging_level="WARNING")
+    return time.perf_counter() - t0
+
+
+def run(n: int, n_rq: int) -> dict[str, Any]:
+    with private_redis() as url:
+        raw_loop(url, min(n, 200))  # warm-up
+        raw_s = raw_loop(url, n)
+        ours_s, _ = imgqueue_protocol(url, n)
+        bulk = bulk_enqueue_rate(url, n)
+        rq_s = rq_simple_worker(url, n_rq)
+    out: dict[str, Any] = {
+        "jobs": n,
+        "raw_jobs_per_s": n / raw_s,
+        "imgqueue_jobs_per_s": n / ours_s,
+        "bulk_enqueue_jobs_per_s": bulk,
+        "ratio_to_raw": (n / ours_s) / (n / raw_s),
+    }
+    if rq_s is not None:
+        out.update(rq_jobs=n_rq, rq_jobs_per_s=n_rq / rq_s, ratio_to_rq=(n / ours_s) / (n_rq / rq_s))
+    return out
+
+
+
