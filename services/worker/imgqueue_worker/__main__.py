@@ -8,6 +8,7 @@ import socket
 import sys
 import time
 
+from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
 from imgqueue.logs import setup_logging
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "healthcheck":
         return healthcheck(settings)
+    if settings.imaging_engine == "vips" and not imaging.vips_available():
+        print("imgqueue-worker: IMAGING_ENGINE=vips needs pyvips and libvips "
+              "(pip install pyvips pyvips-binary)", file=sys.stderr)
+        return 2
     setup_logging(settings.log_level)
     return Supervisor(settings, args.concurrency).run()
 
