@@ -68,11 +68,10 @@ class RedisCollector(Collector):
     def _histogram(self, name: str, doc: str, key: str) -> HistogramMetricFamily:
         raw = {str(k): v for k, v in self.queue.redis.hgetall(key).items()}
         cumulative, buckets = 0, []
-        for bound in HISTOGRAM_BUCKETS:
+        for bound in (*HISTOGRAM_BUCKETS, "+Inf"):
             cumulative += int(raw.get(bound, 0))
-            buckets.append((repr(float(bound)), cumulative))
-        buckets.append(("+Inf", int(raw.get("count", 0))))
-        return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=float(raw.get("sum", 0)))
+            buckets.append((bound if bound == "+Inf" else repr(float(bound)), cumulative))
+        return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=int(raw.get("sum_us", 0)) / 1e6)
 
 
 def install(app: Flask) -> None:

@@ -37,15 +37,15 @@ elseif mine and outcome == 'retry' then
   redis.call('HINCRBY', KEYS[3], 'retried', 1)
   applied = 1
 end
-redis.call('HSET', KEYS[2], 'current_job', '', 'job_started', '')
 if applied == 1 and outcome == 'done' then redis.call('HINCRBY', KEYS[2], 'jobs_done', 1) end
 if applied == 1 and outcome == 'failed' then redis.call('HINCRBY', KEYS[2], 'jobs_failed', 1) end
 if ARGV[10] == '1' then
   for _ = 1, 100 do
     local next_id = redis.call('LMOVE', KEYS[4], KEYS[1], 'RIGHT', 'LEFT')
     if not next_id then break end
-    local fields = claim(next_id, KEYS[1], KEYS[2], KEYS[3], worker_id)
+    local fields = claim(next_id, KEYS[1], KEYS[2], KEYS[3], worker_id)  -- sets current_job
     if fields then return {applied, fields} end
   end
 end
+redis.call('HSET', KEYS[2], 'current_job', '', 'job_started', '')
 return {applied}
