@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -29,12 +29,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(check: object, timeout: float, what: str, interval: float = 0.05) -> None:
+def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> None:
     """Call ``check()`` until it returns truthy; raise TimeoutError naming ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except OSError:
             pass
