@@ -20,11 +20,12 @@ import redis
 from imgqueue.config import Settings
 from imgqueue.imaging import ResizeSpec
 from imgqueue.job import Job, JobStatus, new_job_id
-from imgqueue.queue import Queue, connect
+from imgqueue.queue import Outcome, Queue, connect
 
 from .common import private_redis
 
 CHUNK = 500
+PREFETCH = 32  # WORKER_PREFETCH for the batched variant
 
 
 def raw_loop(url: str, n: int) -> float:
@@ -37,30 +38,34 @@ def raw_loop(url: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def _consume(url: str, queue_name: str, n: int, done: Any) -> None:
+def _consume(url: str, queue_name: str, n: int, prefetch: int, done: Any) -> None:
+    """What a worker process does, minus the image: take jobs, record each outcome (taking the next
+    ones in the same round trip), with ``prefetch`` jobs held at a time."""
     settings = Settings(redis_url=url, queue_name=queue_name)
     q = Queue(connect(settings), settings)
     worker = "bench-worker"
     q.register(worker, {"host": "bench", "pid": 0})
     count = 0
-    job = None
+    jobs: list[Job] = []
     while count < n:
-        if job is None:
-            job = q.claim(worker, timeout=1)
+        if not jobs:
+            jobs = q.claim_many(worker, 1.0, prefetch)
             continue
-        count += 1
-        job = q.finish(worker, job.id, JobStatus.DONE, {"duration_ms": 0}, claim_next=count < n).next_job
+        count += len(jobs)
+        outcomes = [Outcome(job.id, JobStatus.DONE, {"duration_ms": 0}) for job in jobs]
+        jobs = q.finish_many(worker, outcomes, min(prefetch, n - count)).next_jobs
     done.value = time.perf_counter()
 
 
-def imgqueue_protocol(url: str, n: int) -> tuple[float, float]:
+def imgqueue_protocol(url: str, n: int, prefetch: int = 1) -> tuple[float, float]:
     """Returns (seconds for n jobs end to end, bulk enqueue jobs/s)."""
-    settings = Settings(redis_url=url, queue_name="bench_imgqueue")
+    settings = Settings(redis_url=url, queue_name=f"bench_imgqueue_{prefetch}")
     q = Queue(connect(settings), settings)
     spec = ResizeSpec(300, 300)
     jobs = [Job(id=new_job_id(), spec=spec, input_path="/dev/null", output_path="/dev/null") for _ in range(n)]
     done = multiprocessing.get_context("fork").Value("d", 0.0)
-    consumer = multiprocessing.get_context("fork").Process(target=_consume, args=(url, settings.queue_name, n, done))
+    consumer = multiprocessing.get_context("fork").Process(target=_consume,
+                                                           args=(url, settings.queue_name, n, prefetch, done))
     t0 = time.perf_counter()
     for start in range(0, n, CHUNK):
         q.enqueue_many(jobs[start:start + CHUNK])
@@ -104,17 +109,22 @@ def run(n: int, n_rq: int) -> dict[str, Any]:
         raw_loop(url, min(n, 200))  # warm-up
         raw_s = raw_loop(url, n)
         ours_s, _ = imgqueue_protocol(url, n)
+        batched_s, _ = imgqueue_protocol(url, n, PREFETCH)
         bulk = bulk_enqueue_rate(url, n)
         rq_s = rq_simple_worker(url, n_rq)
     out: dict[str, Any] = {
         "jobs": n,
         "raw_jobs_per_s": n / raw_s,
         "imgqueue_jobs_per_s": n / ours_s,
+        "prefetch": PREFETCH,
+        "imgqueue_prefetch_jobs_per_s": n / batched_s,
         "bulk_enqueue_jobs_per_s": bulk,
         "ratio_to_raw": (n / ours_s) / (n / raw_s),
+        "prefetch_ratio_to_raw": (n / batched_s) / (n / raw_s),
     }
     if rq_s is not None:
-        out.update(rq_jobs=n_rq, rq_jobs_per_s=n_rq / rq_s, ratio_to_rq=(n / ours_s) / (n_rq / rq_s))
+        out.update(rq_jobs=n_rq, rq_jobs_per_s=n_rq / rq_s, ratio_to_rq=(n / ours_s) / (n_rq / rq_s),
+                   prefetch_ratio_to_rq=(n / batched_s) / (n_rq / rq_s))
     return out
 
 

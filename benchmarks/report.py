@@ -35,11 +35,15 @@ def table(r: dict[str, Any]) -> str:
     if "queue" in r:
         q = r["queue"]
         lines += ["### 2. Queue overhead (no-op jobs, one consumer process)", "",
-                  "| raw LPUSH+BRPOP jobs/s | imgqueue jobs/s | ratio (target ≥ 1.0) | RQ SimpleWorker jobs/s | "
-                  "ratio (target ≥ 20) | bulk enqueue jobs/s |", "|---|---|---|---|---|---|",
-                  f"| {_f(q['raw_jobs_per_s'], 0)} | {_f(q['imgqueue_jobs_per_s'], 0)} | {_f(q['ratio_to_raw'], 2)} | "
-                  f"{_f(q.get('rq_jobs_per_s'), 0)} | {_f(q.get('ratio_to_rq'), 1)} | "
-                  f"{_f(q['bulk_enqueue_jobs_per_s'], 0)} |", ""]
+                  f"raw LPUSH+BRPOP: {_f(q['raw_jobs_per_s'], 0)} jobs/s; RQ SimpleWorker: "
+                  f"{_f(q.get('rq_jobs_per_s'), 0)} jobs/s; imgqueue bulk enqueue: "
+                  f"{_f(q['bulk_enqueue_jobs_per_s'], 0)} jobs/s", "",
+                  "| imgqueue worker | jobs/s | ratio to raw (target ≥ 1.0) | ratio to RQ (target ≥ 20) |",
+                  "|---|---|---|---|",
+                  f"| prefetch 1 (default) | {_f(q['imgqueue_jobs_per_s'], 0)} | {_f(q['ratio_to_raw'], 2)} | "
+                  f"{_f(q.get('ratio_to_rq'), 1)} |",
+                  f"| prefetch {q['prefetch']} | {_f(q['imgqueue_prefetch_jobs_per_s'], 0)} | "
+                  f"{_f(q['prefetch_ratio_to_raw'], 2)} | {_f(q.get('prefetch_ratio_to_rq'), 1)} |", ""]
     if "e2e" in r:
         e = r["e2e"]
         lines += [f"### 3. End to end ({e['images']} images, upload → done, through gunicorn and Redis)", "",

@@ -223,3 +223,28 @@ def test_bulk_enqueue_is_one_transaction(queue: Queue, make_job: Callable[..., J
     queue.enqueue_many(jobs)
     assert queue.depth() == count
     assert all(j.status is JobStatus.QUEUED for j in queue.get_many(j.id for j in jobs))
+
+
+def test_prefetch_holds_several_jobs_crash_safely(queue: Queue, make_job: Callable[..., Job]) -> None:
+    from imgqueue.queue import Outcome
+
+    jobs = [queue.enqueue(make_job(image_bytes(50, 50))) for _ in range(6)]
+    queue.register("w1", {})
+    held = queue.claim_many("w1", timeout=1, count=3)
+    assert [j.id for j in held] == [j.id for j in jobs[:3]]  # in queue order
+    assert all(j.status is JobStatus.PROCESSING for j in held)
+    assert queue.redis.llen(queue.keys.processing("w1")) == 3
+    assert queue.redis.hget(queue.keys.worker("w1"), "held") == "3"
+    outcomes = [Outcome(held[0].id, JobStatus.DONE, {"duration_ms": 1}),
+                Outcome(held[1].id, JobStatus.FAILED, {"error_code": "corrupt_image", "error": "x"}),
+                Outcome(held[2].id, JobStatus.DONE, {})]
+    finished = queue.finish_many("w1", outcomes, take=2)
+    assert finished.applied == [True, True, True]
+    assert [j.id for j in finished.next_jobs] == [j.id for j in jobs[3:5]]
+    assert [queue.status(j.id) for j in jobs[:3]] == [JobStatus.DONE, JobStatus.FAILED, JobStatus.DONE]
+    assert queue.stats()["failed:corrupt_image"] == 1
+    # The worker dies holding two jobs: both go back, ahead of the one still queued.
+    queue.redis.delete(queue.keys.heartbeat("w1"))
+    found = queue.recover()
+    assert sorted(found.requeued) == sorted(j.id for j in jobs[3:5])
+    assert queue.claim("w2", timeout=1).id in {jobs[3].id, jobs[4].id}  # type: ignore[union-attr]

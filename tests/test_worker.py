@@ -182,3 +182,13 @@ def test_input_removed_after_done_output_written_atomically(
     assert not Path(job.input_path).exists()
     assert Path(done.output_path).stat().st_size == done.output_bytes > 0
     assert no_temp_files(settings.output_dir)
+
+
+def test_prefetching_worker_processes_every_job(
+        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job]) -> None:
+    jobs = [queue.enqueue(make_job(image_bytes(300 + i, 200))) for i in range(20)]
+    workers.start(worker_prefetch=4)
+    for job in jobs:
+        done = wait_status(queue, job.id, {JobStatus.DONE, JobStatus.FAILED})
+        assert done.status is JobStatus.DONE and done.output_width == 120
+    assert queue.redis.llen(queue.keys.processing(done.worker)) == 0

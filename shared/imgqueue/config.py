@@ -35,6 +35,7 @@ class Settings:
     default_height: int = 300
     # Workers.
     worker_concurrency: int = 0  # 0: one process per CPU
+    worker_prefetch: int = 1  # jobs a worker process takes at once (more only pays off for very short jobs)
     heartbeat_interval: float = 5.0
     heartbeat_ttl: float = 15.0
     recovery_interval: float = 5.0
@@ -50,8 +51,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(self.queue_name != "", "QUEUE_NAME", "must not be empty")
-        for name in ("max_upload_bytes", "max_request_bytes", "max_files_per_request", "max_input_pixels",
-                     "max_output_dimension", "max_frames", "default_width", "default_height",
+        for name in ("worker_prefetch", "max_upload_bytes", "max_request_bytes", "max_files_per_request",
+                     "max_input_pixels", "max_output_dimension", "max_frames", "default_width", "default_height",
                      "max_lost", "job_ttl"):
             _check(getattr(self, name) > 0, name.upper(), "must be greater than 0")
         _check(self.worker_concurrency >= 0, "WORKER_CONCURRENCY", "must be 0 (CPU count) or more")

@@ -28,6 +28,7 @@ from .errors import JobNotFound
 from .job import Job, JobStatus
 
 PROMOTE_BATCH = 1000
+ENQUEUE_CHUNK = 500
 # Upper bounds (seconds) of the processing-time and queue-wait histograms kept in Redis.
 HISTOGRAM_BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
 
@@ -81,9 +82,26 @@ class Recovery:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    job_id: str
+    status: JobStatus  # DONE, FAILED or RETRYING
+    fields: dict[str, Any]
+    retry_at: float = 0.0
+
+
+@dataclass(frozen=True)
 class Finished:
     applied: bool  # False when the transition was refused (the job had moved on without us)
     next_job: Job | None
+
+
+@dataclass(frozen=True)
+class BatchFinished:
+    applied: list[bool]  # one per outcome, in order
+    next_jobs: list[Job]
+
+
+_VERBS = {JobStatus.DONE: "done", JobStatus.FAILED: "failed", JobStatus.RETRYING: "retry"}
 
 
 class Queue:
@@ -91,6 +109,7 @@ class Queue:
         self.redis = client
         self.settings = settings
         self.keys = keys.Keys(settings.queue_name)
+        self._enqueue = client.register_script(_lua("enqueue"))
         self._claim = client.register_script(_lua("claim"))
         self._finish = client.register_script(_lua("finish"))
         self._recover = client.register_script(_lua("recover"))
@@ -101,26 +120,24 @@ class Queue:
         return self.enqueue_many([job])[0]
 
     def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
-        """Write each record and status, index it, push it and publish ``queued``: one transaction."""
+        """Write each record and status, index it, push it and publish ``queued``: one atomic Lua script
+        per ``ENQUEUE_CHUNK`` jobs (a JSON argument costs far less to send than thousands of commands)."""
         now = now_ms()
-        ttl = self.settings.job_ttl
-        pipe = self.redis.pipeline(transaction=True)
         for job in jobs:
             job.status = JobStatus.QUEUED
             job.created_at = job.created_at or now
             job.updated_at = job.created_at
-            hkey = keys.job_hash(job.id)
-            pipe.hset(hkey, mapping=job.to_redis())  # type: ignore[arg-type]
-            pipe.expire(hkey, ttl)
-            pipe.set(keys.job_status(job.id), JobStatus.QUEUED.value, ex=ttl)
-            pipe.zadd(self.keys.index, {job.id: job.created_at})
-            pipe.lpush(self.settings.queue_name, job.id)
-            pipe.publish(self.keys.events, self._event(job, now))
-        if jobs:
-            pipe.hincrby(self.keys.stats, "enqueued", len(jobs))
-            pipe.hincrby(self.keys.stats, "upload_bytes", sum(j.input_bytes for j in jobs))
-            pipe.zremrangebyscore(self.keys.index, "-inf", now - ttl)
-        pipe.execute()
+        for start in range(0, len(jobs), ENQUEUE_CHUNK):
+            chunk = jobs[start:start + ENQUEUE_CHUNK]
+            payload = []
+            for job in chunk:
+                entry: dict[str, Any] = {"i": job.id, "f": [x for kv in job.to_redis().items() for x in kv],
+                                         "c": job.created_at}
+                if job.batch:
+                    entry["b"] = job.batch
+                payload.append(entry)
+            self._enqueue(keys=[self.settings.queue_name, self.keys.index, self.keys.stats],
+                          args=[*self._common_args(), json.dumps(payload), sum(j.input_bytes for j in chunk)])
         return list(jobs)
 
     # --- readers -----------------------------------------------------------------------------------
@@ -216,34 +233,46 @@ class Queue:
         pipe.execute()
 
     def claim(self, worker_id: str, timeout: float = 1.0) -> Job | None:
-        """Wait up to ``timeout`` seconds for a job, move it to our processing list and start it.
+        """Wait up to ``timeout`` seconds for a job, move it to our processing list and start it."""
+        jobs = self.claim_many(worker_id, timeout, 1)
+        return jobs[0] if jobs else None
 
-        A job already in our processing list (its start reply was lost with the connection) comes first.
+    def claim_many(self, worker_id: str, timeout: float = 1.0, count: int = 1) -> list[Job]:
+        """Wait up to ``timeout`` seconds for a job; start it and up to ``count - 1`` more (prefetch).
+
+        Jobs already in our processing list (their start reply was lost with the connection) come first.
+        Every job taken sits in our processing list, so a crash loses none of them.
         """
-        job = self._start(worker_id, "")
-        if job is not None:
-            return job
+        jobs = self._start(worker_id, "", count)
+        if jobs:
+            return jobs
         job_id = self.redis.blmove(self.settings.queue_name, self.keys.processing(worker_id),
                                    timeout, "RIGHT", "LEFT")  # type: ignore[arg-type]  # Redis takes float seconds
-        return None if job_id is None else self._start(worker_id, str(job_id))
+        return [] if job_id is None else self._start(worker_id, str(job_id), count)
 
-    def _start(self, worker_id: str, job_id: str) -> Job | None:
-        res = self._claim(keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats],
-                          args=[*self._common_args(), job_id, worker_id])
-        return self._job_from_fields(res[1]) if res[0] == 1 else None
+    def _start(self, worker_id: str, job_id: str, count: int) -> list[Job]:
+        res = self._claim(keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
+                                self.settings.queue_name],
+                          args=[*self._common_args(), job_id, worker_id, count])
+        return [self._job_from_fields(fields) for fields in res]
 
     def finish(self, worker_id: str, job_id: str, outcome: JobStatus, fields: dict[str, Any],
                retry_at: float = 0.0, claim_next: bool = False) -> Finished:
         """Record ``outcome`` (DONE, FAILED or RETRYING) and optionally start the next queued job."""
-        verb = {JobStatus.DONE: "done", JobStatus.FAILED: "failed", JobStatus.RETRYING: "retry"}[outcome]
+        done = self.finish_many(worker_id, [Outcome(job_id, outcome, fields, retry_at)], 1 if claim_next else 0)
+        return Finished(done.applied[0], done.next_jobs[0] if done.next_jobs else None)
+
+    def finish_many(self, worker_id: str, outcomes: Sequence[Outcome], take: int = 0) -> BatchFinished:
+        """Record several outcomes and start up to ``take`` queued jobs: one round trip, one Lua script."""
+        payload = [{"id": o.job_id, "outcome": _VERBS[o.status], "fields": o.fields,
+                    "retry_at": o.retry_at} for o in outcomes]
         res = self._finish(
             keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
                   self.settings.queue_name, self.keys.delayed, self.keys.processing_time, self.keys.queue_wait],
-            args=[*self._common_args(), job_id, worker_id, verb, repr(retry_at), "1" if claim_next else "0",
-                  json.dumps(fields), ",".join(HISTOGRAM_BUCKETS)],
+            args=[*self._common_args(), worker_id, json.dumps(payload), take, ",".join(HISTOGRAM_BUCKETS)],
         )
-        next_job = self._job_from_fields(res[1]) if len(res) > 1 else None
-        return Finished(bool(res[0]), next_job)
+        applied = [bool(flag) for flag in res[0]]
+        return BatchFinished(applied, [self._job_from_fields(fields) for fields in res[1:]])
 
     def recover(self, release_worker: str = "", count_loss: bool = True) -> Recovery:
         """Promote due retries and hand back the jobs of dead workers (or of ``release_worker`` now)."""
@@ -269,10 +298,3 @@ class Queue:
     def _job_from_fields(flat: list[str]) -> Job:
         record = dict(zip(flat[::2], flat[1::2], strict=True))
         return Job.from_redis(record)
-
-    @staticmethod
-    def _event(job: Job, now: float) -> str:
-        event: dict[str, Any] = {"id": job.id, "status": job.status.value, "ts": job.updated_at or now}
-        if job.batch:
-            event["batch"] = job.batch
-        return json.dumps(event)

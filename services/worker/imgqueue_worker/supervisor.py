@@ -111,13 +111,14 @@ class Supervisor:
 
     def _enforce_time_limit(self, slot: Slot) -> None:
         try:
-            current, started = self.queue.redis.hmget(self.queue.keys.worker(slot.worker_id),
-                                                      ["current_job", "job_started"])
+            current, started, held = self.queue.redis.hmget(self.queue.keys.worker(slot.worker_id),
+                                                            ["current_job", "job_started", "held"])
         except REDIS_ERRORS:
             return
         if not current or not started:
             return
-        limit = self.settings.job_time_limit + HARD_LIMIT_GRACE
+        # With prefetch, the jobs held were all started at once and run one after the other.
+        limit = self.settings.job_time_limit * max(1, int(held or 1)) + HARD_LIMIT_GRACE
         if time.time() - float(started) <= limit:
             return
         log.error("job=%s worker=%s still running after %.0f s: killing the worker process",

@@ -31,7 +31,7 @@ from imgqueue.errors import (
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import Queue, connect, retry_delay
+from imgqueue.queue import Outcome, Queue, connect, retry_delay
 from imgqueue.storage import Storage, atomic_write
 
 log = logging.getLogger(__name__)
@@ -97,14 +97,14 @@ class Worker:
         log.info("worker=%s pid=%d queue=%s started", self.id, os.getpid(), self.settings.queue_name)
         beat = threading.Thread(target=self._housekeeping, name="heartbeat", daemon=True)
         beat.start()
-        job: Job | None = None
+        jobs: list[Job] = []
+        prefetch = self.settings.worker_prefetch
         try:
             while not self.stopping.is_set():
-                if job is None:
-                    job = self._with_redis(lambda: self.queue.claim(self.id, timeout=1.0))
-                    if job is None:
-                        continue
-                job = self.process(job, claim_next=True)
+                if not jobs:
+                    jobs = self._with_redis(lambda: self.queue.claim_many(self.id, 1.0, prefetch))
+                    continue
+                jobs = self.process_batch(jobs, take=prefetch)
         finally:
             self.stopping.set()
             beat.join(timeout=self.settings.heartbeat_interval + 1)
@@ -156,16 +156,31 @@ class Worker:
 
     def process(self, job: Job, claim_next: bool = False) -> Job | None:
         """Run ``job``, record its outcome, and return the next job when ``claim_next`` (and not stopping)."""
-        started = time.perf_counter()
-        outcome, fields, retry_at = self._run(job)
-        ms = (time.perf_counter() - started) * 1000
-        fields["duration_ms"] = round(ms, 1)
-        finished = self._with_redis(lambda: self.queue.finish(
-            self.id, job.id, outcome, fields, retry_at, claim_next=claim_next and not self.stopping.is_set()))
-        if finished.applied and outcome in (JobStatus.DONE, JobStatus.FAILED):
-            self.storage.remove(job.input_path)
-        self._log_outcome(job, outcome, fields, ms, finished.applied)
-        return finished.next_job
+        next_jobs = self.process_batch([job], take=1 if claim_next else 0)
+        return next_jobs[0] if next_jobs else None
+
+    def process_batch(self, jobs: list[Job], take: int) -> list[Job]:
+        """Run the jobs held, record their outcomes and take up to ``take`` more, in one round trip.
+
+        When asked to stop, the jobs not yet started stay in our processing list: ``unregister`` hands
+        them back to the queue."""
+        outcomes, logs = [], []
+        for job in jobs:
+            started = time.perf_counter()
+            status, fields, retry_at = self._run(job)
+            ms = (time.perf_counter() - started) * 1000
+            fields["duration_ms"] = round(ms, 1)
+            outcomes.append(Outcome(job.id, status, fields, retry_at))
+            logs.append((job, ms))
+            if self.stopping.is_set():
+                break
+        take = 0 if self.stopping.is_set() else take
+        finished = self._with_redis(lambda: self.queue.finish_many(self.id, outcomes, take))
+        for (job, ms), result, applied in zip(logs, outcomes, finished.applied, strict=True):
+            if applied and result.status in (JobStatus.DONE, JobStatus.FAILED):
+                self.storage.remove(job.input_path)
+            self._log_outcome(job, result.status, result.fields, ms, applied)
+        return finished.next_jobs
 
     def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], float]:
         """Resize; map every failure onto an outcome. Never raises for a bad job."""

@@ -1,0 +1,21 @@
+-- Queue jobs: for each, write its record and status, index it, push it and publish 'queued', all in
+-- one atomic script, so that no worker can take an id whose record does not exist yet.
+-- KEYS[1] queue list, KEYS[2] index, KEYS[3] stats.
+-- ARGV[6] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch or absent},
+-- ARGV[7] bytes uploaded.
+local jobs = cjson.decode(ARGV[6])
+for _, j in ipairs(jobs) do
+  local h = hash_key(j.i)
+  redis.call('HSET', h, unpack(j.f))
+  redis.call('EXPIRE', h, TTL)
+  redis.call('SET', status_key(j.i), 'queued', 'EX', TTL)
+  redis.call('ZADD', KEYS[2], j.c, j.i)
+  redis.call('LPUSH', KEYS[1], j.i)
+  local event = {id = j.i, status = 'queued', ts = j.c}
+  if j.b then event.batch = j.b end
+  redis.call('PUBLISH', CHANNEL, cjson.encode(event))
+end
+redis.call('HINCRBY', KEYS[3], 'enqueued', #jobs)
+redis.call('HINCRBY', KEYS[3], 'upload_bytes', tonumber(ARGV[7]))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(NOW) - TTL)
+return #jobs
