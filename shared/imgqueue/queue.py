@@ -1,6 +1,6 @@
 """The queue protocol on Redis: enqueue, reliable fetch, checked transitions, heartbeats, recovery.
 
-* A job's record and status are written in the same MULTI/EXEC as the ``LPUSH`` that queues it, so no
+* A job's record and status are written by the same Lua script as the ``LPUSH`` that queues it, so no
   worker can ever see an id whose record does not exist yet.
 * A worker takes a job by moving it (``BLMOVE``) into a processing list of its own, then a Lua script
   checks the status and starts it. Outcomes are recorded by a Lua script that only moves a job forward
