@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         report["resize"] = run_resize(quick, rounds=1 if quick else 3)
     if "queue" in parts:
         print("part 2: queue overhead ...", file=sys.stderr)
-        report["queue"] = queue_overhead.run(300 if quick else 5000, 50 if quick else 1000)
+        report["queue"] = queue_overhead.run(300 if quick else 5000, 50 if quick else 1000, 1 if quick else 3)
     if "e2e" in parts:
         print("part 3: end to end ...", file=sys.stderr)
         rate = report.get("resize", {}).get("tasks", {}).get("cover-same", {}).get("imgqueue_images_per_s", 0.0)
