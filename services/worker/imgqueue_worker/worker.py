@@ -119,17 +119,21 @@ class Worker:
                 "current_job": "", "job_started": "", "jobs_done": 0, "jobs_failed": 0}
 
     def _housekeeping(self) -> None:
-        """Heartbeat every interval; recovery every recovery interval; notice our parent dying."""
+        """Heartbeat every HEARTBEAT_INTERVAL, recovery every RECOVERY_INTERVAL, notice our parent dying."""
         queue = Queue(connect(self.settings), self.settings)
         next_recovery = 0.0
         next_sweep = time.monotonic() + 60
-        while not self.stopping.wait(0 if next_recovery == 0 else self.settings.heartbeat_interval):
+        tick = min(self.settings.heartbeat_interval, self.settings.recovery_interval)
+        next_beat = 0.0
+        while not self.stopping.wait(0 if next_recovery == 0 else tick):
             if os.getppid() != self.parent_pid:
                 log.warning("worker=%s parent process is gone; stopping after the current job", self.id)
                 self.stopping.set()
                 break
             try:
-                queue.heartbeat(self.id)
+                if time.monotonic() >= next_beat:
+                    queue.heartbeat(self.id)
+                    next_beat = time.monotonic() + self.settings.heartbeat_interval
                 if time.monotonic() >= next_recovery:
                     self.recover(queue)
                     next_recovery = time.monotonic() + self.settings.recovery_interval
