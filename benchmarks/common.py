@@ -13,7 +13,7 @@ from pathlib import Path
 
 from imgqueue import imaging
 from imgqueue.local import start_redis
-from imgqueue.samples import generate, picture
+from imgqueue.samples import picture
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 
@@ -62,10 +62,6 @@ def _one_per_format(paths: list[Path]) -> list[Path]:
     for p in paths:
         seen.setdefault(p.suffix.lower().replace("jpeg", "jpg"), p)
     return list(seen.values())
-
-
-def sample_images(folder: Path, count: int) -> list[Path]:
-    return generate(folder, count, seed=3, max_side=1200)
 
 
 def best_of(runs: list[float]) -> float:

@@ -388,8 +388,8 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
         if info.format == "JPEG" and im.mode in ("RGB", "L") and geo.scale < 1:
             need = (math.ceil(im.width * geo.scale * DRAFT_GAP), math.ceil(im.height * geo.scale * DRAFT_GAP))
             im.draft(im.mode, need)
-        opts = _save_options(out_fmt, spec, icc)
         if animate:
+            opts = _save_options(out_fmt, spec, icc)
             frames, durations = [], []
             for frame in ImageSequence.Iterator(im):
                 rendered, _ = _render_frame(frame.copy(), geo, spec, out_fmt, icc)

@@ -187,13 +187,16 @@ class Queue:
     def depth(self) -> int:
         return int(self.redis.llen(self.settings.queue_name))
 
-    def stats(self) -> dict[str, int]:
-        counters = {str(k): int(v) for k, v in self.redis.hgetall(self.keys.stats).items()}
+    def stats(self, workers: list[dict[str, Any]] | None = None) -> dict[str, int]:
+        """Counters, queue depth, delayed retries, jobs in progress and live workers. Pass ``workers``
+        (from ``workers()``) when you have them already, to save the registry's round trips."""
         pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.stats)
         pipe.llen(self.settings.queue_name)
         pipe.zcard(self.keys.delayed)
-        queued, delayed = pipe.execute()
-        workers = self.workers()
+        raw, queued, delayed = pipe.execute()
+        counters = {str(k): int(v) for k, v in raw.items()}
+        workers = self.workers() if workers is None else workers
         counters.update(queued=queued, delayed=delayed,
                         processing=sum(1 for w in workers if w.get("current_job")),
                         workers=sum(1 for w in workers if w.get("alive")))

@@ -65,7 +65,6 @@ class EventHub:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._started = False
-        self._latest_summary: dict[str, Any] | None = None
 
     def subscribe(self, timeout: float = 5.0) -> stdqueue.Queue[dict[str, Any]]:
         """A queue that receives every event from now on. Raises redis.ConnectionError if Redis is down."""
@@ -84,14 +83,6 @@ class EventHub:
     def unsubscribe(self, listener: stdqueue.Queue[dict[str, Any]]) -> None:
         with self._lock:
             self._listeners.discard(listener)
-
-    @property
-    def listeners(self) -> int:
-        return len(self._listeners)
-
-    @property
-    def latest_summary(self) -> dict[str, Any] | None:
-        return self._latest_summary
 
     def _broadcast(self, event: dict[str, Any]) -> None:
         with self._lock:
@@ -148,13 +139,12 @@ class EventHub:
                 summary = summary_of(self.queue)
             except (redis.ConnectionError, redis.TimeoutError):
                 continue
-            self._latest_summary = summary
             self._broadcast(summary)
 
 
 def summary_of(q: Queue) -> dict[str, Any]:
     workers = q.workers()
-    return {"type": "summary", "ts": time.time(), "counts": q.stats(), "workers": workers}
+    return {"type": "summary", "ts": time.time(), "counts": q.stats(workers), "workers": workers}
 
 
 def hub() -> EventHub:

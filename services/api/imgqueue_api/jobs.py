@@ -99,7 +99,7 @@ def _size(file: FileStorage) -> int:
     return size
 
 
-def _accept(file: FileStorage, spec: imaging.ResizeSpec, st: State, batch: str) -> tuple[Job, dict[str, Any]]:
+def _accept(file: FileStorage, spec: imaging.ResizeSpec, st: State, batch: str) -> Job:
     """Check one uploaded file and store it under its job id. Raises ApiError or an ImageError."""
     name = (file.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
     size = _size(file)
@@ -122,7 +122,7 @@ def _accept(file: FileStorage, spec: imaging.ResizeSpec, st: State, batch: str) 
               output_path=str(st.storage.output_path(job_id, imaging.EXTENSIONS[out_fmt])),
               filename=name, batch=batch, input_format=info.format.lower(), input_width=info.width,
               input_height=info.height, input_bytes=nbytes)
-    return job, {"frames": info.frames}
+    return job
 
 
 def _enqueue(files: list[FileStorage]) -> list[Job]:
@@ -133,7 +133,7 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
     try:
         for index, file in enumerate(files):
             try:
-                job, _ = _accept(file, spec, st, batch)
+                job = _accept(file, spec, st, batch)
             except ApiError as exc:
                 if len(files) > 1:
                     exc.details["index"] = index
@@ -245,7 +245,8 @@ def list_jobs() -> Response:
 @bp.get("/stats")
 def stats() -> Response:
     queue = state().queue
-    return jsonify(queue=queue.settings.queue_name, counts=queue.stats(), workers=queue.workers())
+    workers = queue.workers()
+    return jsonify(queue=queue.settings.queue_name, counts=queue.stats(workers), workers=workers)
 
 
 

@@ -15,14 +15,7 @@ for i = #ids, 1, -1 do
   end
 end
 if first then
-  local tries = 0
-  while #result < wanted and tries < wanted + 100 do
-    tries = tries + 1
-    local next_id = redis.call('LMOVE', KEYS[4], KEYS[1], 'RIGHT', 'LEFT')
-    if not next_id then break end
-    local fields = claim(next_id, KEYS[1], KEYS[2], KEYS[3], ARGV[7])
-    if fields then result[#result + 1] = fields end
-  end
+  take(wanted - #result, KEYS[4], KEYS[1], KEYS[2], KEYS[3], ARGV[7], result)
   redis.call('HSET', KEYS[2], 'current_job', first, 'held', #result)
 end
 return result

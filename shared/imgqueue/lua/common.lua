@@ -73,3 +73,21 @@ local function claim(id, processing, worker_hash, stats, worker_id)
   redis.call('HINCRBY', stats, 'started', 1)
   return hash_fields(id)
 end
+
+-- Move up to `wanted` jobs from the queue to the processing list and start them, appending each record
+-- to `result`; stale ids met on the way are dropped (at most 100 of them). Returns the first id started.
+local function take(wanted, queue, processing, worker_hash, stats, worker_id, result)
+  local first, taken, tries = nil, 0, 0
+  while taken < wanted and tries < wanted + 100 do
+    tries = tries + 1
+    local next_id = redis.call('LMOVE', queue, processing, 'RIGHT', 'LEFT')
+    if not next_id then break end
+    local fields = claim(next_id, processing, worker_hash, stats, worker_id)
+    if fields then
+      result[#result + 1] = fields
+      taken = taken + 1
+      first = first or next_id
+    end
+  end
+  return first
+end

@@ -49,18 +49,7 @@ for i, o in ipairs(cjson.decode(ARGV[7])) do
   applied[i] = record(o.id, o.outcome, o.fields, o.retry_at or 0)
 end
 local result = {applied}
-local wanted = tonumber(ARGV[8])
-local first, tries = nil, 0
-while #result - 1 < wanted and tries < wanted + 100 do
-  tries = tries + 1
-  local next_id = redis.call('LMOVE', KEYS[4], KEYS[1], 'RIGHT', 'LEFT')
-  if not next_id then break end
-  local fields = claim(next_id, KEYS[1], KEYS[2], KEYS[3], worker_id)
-  if fields then
-    result[#result + 1] = fields
-    first = first or next_id
-  end
-end
+local first = take(tonumber(ARGV[8]), KEYS[4], KEYS[1], KEYS[2], KEYS[3], worker_id, result)
 if first then
   -- claim() marked each one current: the first is the one being worked on; 'held' jobs in all.
   redis.call('HSET', KEYS[2], 'current_job', first, 'held', #result - 1)
