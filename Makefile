@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PACKAGES := -e shared -e services/api -e services/worker -e services/tester
+# Every package of the repository, editable: the services, the client and the development harness.
+PACKAGES := -e shared -e client -e services/api -e services/worker -e services/tester -e dev
 STAMP := $(VENV)/.installed
 WORKERS ?= 3
 API_PORT ?= 8000
@@ -16,15 +17,17 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_CONNECTION_MODE ?= docker_host
 export TC_HOST ?= 127.0.0.1
 
-# docker compose, with .env (if any) and build/images.env (written by `make images`) as env files.
-COMPOSE = docker compose $$(for f in .env build/images.env; do [ -f $$f ] && printf -- '--env-file %s ' $$f; done)
+# Plain docker compose: it reads .env (yours, plus the base images `make images` writes into it).
+COMPOSE = docker compose
 
-.PHONY: help install test lint dev samples clean bench bench-quick images build up down logs ps scale test-upload integration-test down-volumes
+.PHONY: help install test lint settings dev samples clean bench bench-quick images build up down logs ps scale \
+        test-upload integration-test down-volumes
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt shared/pyproject.toml services/api/pyproject.toml services/worker/pyproject.toml services/tester/pyproject.toml
+$(STAMP): requirements-dev.txt shared/pyproject.toml client/pyproject.toml services/api/pyproject.toml \
+          services/worker/pyproject.toml services/tester/pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt $(PACKAGES)
@@ -35,15 +38,20 @@ install: $(STAMP) ## create .venv with the services and the test tools
 test: $(STAMP) ## the fast suite: real redis-server (or a Redis container), gunicorn and workers
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check shared services tests benchmarks
-	$(VENV)/bin/mypy shared/imgqueue services/api/imgqueue_api services/worker/imgqueue_worker services/tester/imgqueue_tester benchmarks
+lint: $(STAMP) ## ruff, mypy, and the files generated from the settings up to date
+	$(VENV)/bin/ruff check shared client services dev tests benchmarks scripts
+	$(VENV)/bin/mypy shared/imgqueue client/imgqueue_client services/api/imgqueue_api services/worker/imgqueue_worker \
+	  services/tester/imgqueue_tester dev/imgqueue_dev benchmarks
+	$(PY) -m imgqueue_dev.settings_doc --check
+
+settings: $(STAMP) ## regenerate .env.example and the README's settings table from shared/imgqueue/config.py
+	$(PY) -m imgqueue_dev.settings_doc
 
 dev: $(STAMP) ## run redis-server, the API (127.0.0.1:$$API_PORT) and workers in the foreground; Ctrl-C stops all
-	$(PY) -m imgqueue.local --api-port $(API_PORT) --workers $(or $(N),$(shell nproc))
+	$(PY) -m imgqueue_dev --api-port $(API_PORT) --workers $(or $(N),$(shell nproc))
 
 samples: $(STAMP) ## generate 50 varied sample images into samples/
-	$(PY) -m imgqueue.samples samples --count 50
+	$(PY) -m imgqueue_tester.samples samples --count 50
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
@@ -59,10 +67,10 @@ bench-quick: $(BENCH_STAMP) ## the same benchmark code on a tiny set, in under a
 clean: ## remove the venv, caches and local data
 	rm -rf $(VENV) data samples build .pytest_cache .mypy_cache .ruff_cache
 
-images: ## choose base images: official ones, or build them locally where no registry is reachable
+images: ## choose base images (official ones, or built here where no registry is reachable) and write them into .env
 	scripts/images.sh
 
-build: images ## build the api, worker and tester images
+build: images ## build the api, worker and tester images (one Dockerfile, a target each)
 	$(COMPOSE) --profile test build
 
 up: build ## build, start with $$WORKERS (3) workers, wait until healthy, print the URL

@@ -10,10 +10,9 @@ from typing import Any
 
 import requests
 
-from imgqueue.samples import picture
+from imgqueue_tester.samples import picture
 
-from .common import median, percentile
-from .stack import local_stack
+from .common import bench_stack, median, percentile
 
 
 def image_of_about(size: int = 200_000) -> bytes:
@@ -42,7 +41,7 @@ def _client(url: str, data: bytes, count: int, latencies: list[float], errors: l
 def run(uploads: int, concurrency: tuple[int, ...] = (1, 8, 32)) -> dict[str, Any]:
     data = image_of_about()
     out: dict[str, Any] = {"image_bytes": len(data), "uploads": uploads, "by_clients": {}}
-    with local_stack() as stack:
+    with bench_stack() as stack:
         for clients in concurrency:
             latencies: list[float] = []
             errors: list[int] = []

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgqueue import imaging
-from imgqueue.local import start_redis
-from imgqueue.samples import picture
+from imgqueue.spec import Limits
+from imgqueue_dev.stack import LocalStack, private_stack, start_redis
+from imgqueue_tester.samples import picture
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 
@@ -52,7 +53,7 @@ def load_photos(quick: bool) -> tuple[list[Photo], str]:
     photos = []
     for path in paths:
         data = path.read_bytes()
-        info = imaging.probe(data, imaging.Limits(max_pixels=10**9))
+        info = imaging.probe(data, Limits(max_pixels=10**9))
         photos.append(Photo(path, data, info.format, info.width, info.height))
     return photos, source
 
@@ -93,3 +94,12 @@ def private_redis() -> Iterator[str]:
         yield url
     finally:
         proc.stop()
+
+
+@contextmanager
+def bench_stack() -> Iterator[LocalStack]:
+    """A private redis-server and the API (logs in a temp folder), for the parts that go through HTTP."""
+    logs = Path(tempfile.mkdtemp(prefix="imgqueue-bench-logs-"))
+    with private_stack(log_dir=logs, max_input_pixels=100_000_000, log_level="WARNING") as stack:
+        stack.start_api()
+        yield stack

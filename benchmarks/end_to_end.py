@@ -8,31 +8,30 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import requests
+from imgqueue_client import Client
 
-from .common import Photo
-from .stack import local_stack
+from .common import Photo, bench_stack
 
 
-def _upload(url: str, photo: Photo, session: requests.Session) -> str:
-    resp = session.post(f"{url}/upload", files={"image": (photo.path.name, photo.data)},
-                        data={"width": "300", "height": "300", "fit": "cover", "quality": "80"}, timeout=60)
-    resp.raise_for_status()
-    return str(resp.json()["jobId"])
+def _upload(client: Client, photo: Photo) -> str:
+    accepted = client.submit(photo.data, 300, 300, filename=photo.path.name, fit="cover", quality=80)
+    return str(accepted["jobId"])
 
 
 def run(photos: list[Photo], copies: int, one_core_rate: float,
         worker_counts: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
     results: dict[str, Any] = {"images": len(photos) * copies, "one_core_rate": one_core_rate, "by_workers": {}}
     batch = photos * copies
-    with local_stack() as stack:
+    with bench_stack() as stack:
         for workers in worker_counts:
+            stack.stop_workers()
             stack.start_workers(workers)
-            session = requests.Session()
+            stack.wait_workers(workers)
+            client = stack.client
             t0 = time.time()
             with ThreadPoolExecutor(4) as pool:
-                ids = list(pool.map(lambda p, s=session: _upload(stack.url, p, s), batch))
-            records = stack.wait_done(ids)
+                ids = list(pool.map(lambda p, c=client: _upload(c, p), batch))
+            records = client.wait_all(ids, timeout=600, interval=0.1)
             end = max(float(r["finished_at"]) for r in records)
             rate = len(batch) / (end - t0)
             failed = sum(1 for r in records if r["status"] != "done")

@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from imgqueue.imaging import ResizeSpec
 from imgqueue.job import Job, new_job_id
-from imgqueue.queue import Queue, connect
+from imgqueue.queue import Queue
+from imgqueue.spec import ResizeSpec
 
-from .common import Photo
-from .stack import local_stack
+from .common import Photo, bench_stack
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -43,20 +42,21 @@ def _jobs(stack_settings: Any, photos: list[Photo], count: int, tag: str) -> lis
 
 def run(photos: list[Photo], long_run: int) -> dict[str, Any]:
     largest = max(photos, key=lambda p: p.width * p.height)
-    with local_stack() as stack:
-        q = Queue(connect(stack.settings), stack.settings)
+    with bench_stack() as stack:
+        q = Queue.from_settings(stack.settings)
         stack.start_workers(1)
+        stack.wait_workers(1)
         worker = q.workers()[0]
         pid = int(worker["pid"])
         idle_kb = _status_kb(pid, "VmRSS")
         job = q.enqueue_many(_jobs(stack.settings, [largest], 1, "largest"))[0]
-        stack.wait_done([job.id])
+        stack.client.wait_all([job.id], timeout=600, interval=0.1)
         peak_kb = _status_kb(pid, "VmHWM")
         samples = []
         jobs = q.enqueue_many(_jobs(stack.settings, photos, long_run, "run"))
         step = max(1, long_run // 5)
         for start in range(0, long_run, step):
-            stack.wait_done([j.id for j in jobs[start:start + step]])
+            stack.client.wait_all([j.id for j in jobs[start:start + step]], timeout=600, interval=0.1)
             samples.append({"jobs": start + step, "rss_mb": _status_kb(pid, "VmRSS") / 1024})
             time.sleep(0.05)
         peak_after = _status_kb(pid, "VmHWM")

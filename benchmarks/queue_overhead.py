@@ -1,7 +1,8 @@
 """Part 2: queue overhead with no-op jobs, one consumer process, on a private redis-server.
 
 * raw: redis-py ``LPUSH`` then ``BRPOP`` of a small JSON message, one at a time, no pipelining;
-* imgqueue: the real protocol: bulk enqueue (record, status, index, LPUSH and event in one MULTI), then a
+* imgqueue: the real protocol: bulk enqueue (record, status, index, LPUSH and event in one Lua script per
+  500 jobs), then a
   consumer process that takes jobs reliably (``BLMOVE`` + Lua start) and records each outcome with the
   Lua script that also starts the next job, publishing every transition;
 * RQ: ``Queue.enqueue`` then ``SimpleWorker.work(burst=True)``, when ``rq`` is installed.
@@ -18,9 +19,10 @@ from typing import Any
 import redis
 
 from imgqueue.config import Settings
-from imgqueue.imaging import ResizeSpec
 from imgqueue.job import Job, JobStatus, new_job_id
-from imgqueue.queue import Outcome, Queue, connect
+from imgqueue.queue import Queue
+from imgqueue.records import Outcome
+from imgqueue.spec import ResizeSpec
 
 from .common import private_redis
 
@@ -42,7 +44,7 @@ def _consume(url: str, queue_name: str, n: int, prefetch: int, done: Any) -> Non
     """What a worker process does, minus the image: take jobs, record each outcome (taking the next
     ones in the same round trip), with ``prefetch`` jobs held at a time."""
     settings = Settings(redis_url=url, queue_name=queue_name)
-    q = Queue(connect(settings), settings)
+    q = Queue.from_settings(settings)
     worker = "bench-worker"
     q.register(worker, {"host": "bench", "pid": 0})
     count = 0
@@ -60,7 +62,7 @@ def _consume(url: str, queue_name: str, n: int, prefetch: int, done: Any) -> Non
 def imgqueue_protocol(url: str, n: int, prefetch: int = 1) -> tuple[float, float]:
     """Returns (seconds for n jobs end to end, bulk enqueue jobs/s)."""
     settings = Settings(redis_url=url, queue_name=f"bench_imgqueue_{prefetch}")
-    q = Queue(connect(settings), settings)
+    q = Queue.from_settings(settings)
     spec = ResizeSpec(300, 300)
     jobs = [Job(id=new_job_id(), spec=spec, input_path="/dev/null", output_path="/dev/null") for _ in range(n)]
     done = multiprocessing.get_context("fork").Value("d", 0.0)
@@ -79,7 +81,7 @@ def imgqueue_protocol(url: str, n: int, prefetch: int = 1) -> tuple[float, float
 
 def bulk_enqueue_rate(url: str, n: int) -> float:
     settings = Settings(redis_url=url, queue_name="bench_bulk")
-    q = Queue(connect(settings), settings)
+    q = Queue.from_settings(settings)
     jobs = [Job(id=new_job_id(), spec=ResizeSpec(300, 300), input_path="/dev/null", output_path="/dev/null")
             for _ in range(n)]
     t0 = time.perf_counter()

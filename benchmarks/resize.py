@@ -11,12 +11,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from imgqueue import imaging
-from imgqueue.imaging import Fit, ResizeSpec
+from imgqueue import imaging, vips
+from imgqueue.spec import Fit, Limits, ResizeSpec
 
 from .common import FORMATS, Photo, best_of, timed
 
-LIMITS = imaging.Limits(max_pixels=10**9)
+LIMITS = Limits(max_pixels=10**9)
 TASKS = {
     "inside-jpeg": lambda p: ResizeSpec(300, 300, Fit.INSIDE, format="jpeg", quality=80),
     "cover-same": lambda p: ResizeSpec(300, 300, Fit.COVER, quality=80),
@@ -46,7 +46,7 @@ def engines(task: str) -> dict[str, Callable[[Photo], object]]:
     else:
         out["libvips"] = lambda p: pyvips.Image.thumbnail_buffer(p.data, 300, height=300, crop="centre") \
             .write_to_buffer(_VIPS_SAVE[p.format])
-    if imaging.vips_available():
+    if vips.available():
         out["imgqueue+vips"] = lambda p: imaging.resize_bytes(p.data, TASKS[task](p), LIMITS, engine="vips")
     return out
 

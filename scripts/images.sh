@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Choose the base images the compose stack builds on, prepare them, and write build/images.env.
+# Choose the base images the compose stack builds on, prepare them, and write the choice into .env (in a
+# block of its own: the user's lines are left as they are), where plain `docker compose` reads it.
 #
 #   official: python:3.12-slim and redis:7-alpine from a registry (present locally, or pulled now).
 #   local:    no registry reachable: build a Debian bookworm base image here with mmdebstrap + docker import
@@ -9,11 +10,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY_IMAGE=${PYTHON_IMAGE:-python:3.12-slim}
-RD_IMAGE=${REDIS_IMAGE:-redis:7-alpine}
+ENV_FILE=.env
+BEGIN="# >>> written by make images: your own lines go outside this block"
+END="# <<< make images"
+
+# A value the user set: in the environment, or in .env outside our block.
+user_value() {
+  local name=$1
+  if [ -n "${!name:-}" ]; then echo "${!name}"; return; fi
+  [ -f "$ENV_FILE" ] || return 0
+  sed "/^$BEGIN\$/,/^$END\$/d" "$ENV_FILE" | sed -n "s/^$name=//p" | tail -n 1
+}
+
+PY_IMAGE=$(user_value PYTHON_IMAGE); PY_IMAGE=${PY_IMAGE:-python:3.12-slim}
+RD_IMAGE=$(user_value REDIS_IMAGE); RD_IMAGE=${RD_IMAGE:-redis:7-alpine}
 LOCAL_BASE=${LOCAL_BASE_IMAGE:-imgqueue-base:bookworm}
-MODE=${IMGQUEUE_IMAGES:-auto}
-OUT=build/images.env
+MODE=$(user_value IMGQUEUE_IMAGES); MODE=${MODE:-auto}
 mkdir -p build wheelhouse
 
 say() { echo "images: $*" >&2; }
@@ -51,7 +63,7 @@ build_local_base() {
 
 build_wheelhouse() {
   local stamp=wheelhouse/.stamp
-  if [ -f "$stamp" ] && [ -z "$(find requirements -newer "$stamp" -name '*.txt')" ]; then
+  if [ -f "$stamp" ] && [ -z "$(find . -name pyproject.toml -newer "$stamp" -not -path './.venv/*')" ]; then
     say "wheelhouse is up to date ($(ls wheelhouse/*.whl | wc -l) wheels)"
     return
   fi
@@ -64,14 +76,20 @@ build_wheelhouse() {
   say "downloading wheels for Python 3.11.2 (Debian bookworm's) into wheelhouse/ ..."
   python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
     --python-version 3.11.2 --implementation cp --abi cp311 --abi abi3 --abi none "${platforms[@]}" \
-    --platform any -d wheelhouse $(printf -- '-r %s ' requirements/*.txt) \
+    --platform any -d wheelhouse -r <(python3 scripts/packages.py requirements api worker tester) \
     'async-timeout>=4.0.3'  # redis needs it on Python < 3.11.3, a marker pip download does not evaluate
   touch "$stamp"
 }
 
 write_env() {
-  printf 'PYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n' "$1" "$2" "$3" > "$OUT"
-  say "wrote $OUT: base $1, redis $2${3:+, pip $3}"
+  local kept=""
+  [ -f "$ENV_FILE" ] && kept=$(sed "/^$BEGIN\$/,/^$END\$/d" "$ENV_FILE")
+  {
+    [ -n "$kept" ] && printf '%s\n' "$kept"
+    printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n%s\n' "$BEGIN" "$1" "$2" "$3" "$END"
+  } > "$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+  say "wrote the image choice into $ENV_FILE: base $1, redis $2${3:+, pip $3}"
 }
 
 case "$MODE" in

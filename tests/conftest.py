@@ -1,5 +1,6 @@
 """Fixtures: a real redis-server started once per session on a free port (or, where none is on PATH,
-a Redis container through testcontainers), settings pointing at temp folders, and worker processes."""
+a Redis container through testcontainers), settings pointing at temp folders, and the stack's processes
+through the development harness (imgqueue_dev)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from helpers import ApiServer, Stack, WorkerPool
 from imgqueue.config import Settings
-from imgqueue.imaging import ResizeSpec
 from imgqueue.job import Job, new_job_id
-from imgqueue.local import free_port, start_api, start_redis, start_workers
-from imgqueue.queue import Queue, connect
+from imgqueue.queue import Queue
+from imgqueue.spec import ResizeSpec
+from imgqueue_dev.stack import LocalStack, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
         finally:
             proc.stop()
-            log.close()
         return
     from testcontainers.redis import RedisContainer  # only for machines with Docker and no redis-server
 
@@ -64,9 +63,9 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def queue(settings: Settings) -> Iterator[Queue]:
-    client = connect(settings)
-    yield Queue(client, settings)
-    client.close()
+    q = Queue.from_settings(settings)
+    yield q
+    q.close()
 
 
 @pytest.fixture
@@ -88,34 +87,22 @@ def make_job(settings: Settings) -> Callable[..., Job]:
 
 
 @pytest.fixture
-def api_server(settings: Settings, tmp_path: Path) -> Iterator[ApiServer]:
+def local(settings: Settings, tmp_path: Path) -> Iterator[LocalStack]:
+    """The stack's processes, started by the test as it needs them (workers, API); all stopped after."""
+    stack = LocalStack(settings, tmp_path / "logs")
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def api_server(local: LocalStack) -> LocalStack:
     """The API under real gunicorn (gevent workers) on a free port."""
-    port = free_port()
-    log = (tmp_path / "api.log").open("wb")
-    proc = start_api({**os.environ, **settings.to_env()}, port, workers=2, log=log)
-    try:
-        yield ApiServer(f"http://127.0.0.1:{port}", settings, proc)
-    finally:
-        proc.stop()
-        log.close()
+    local.start_api()
+    return local
 
 
 @pytest.fixture
-def stack(api_server: ApiServer, tmp_path: Path) -> Iterator[Stack]:
+def stack(api_server: LocalStack) -> LocalStack:
     """gunicorn plus a worker supervisor with two processes."""
-    log = (tmp_path / "workers.log").open("wb")
-    workers = start_workers({**os.environ, **api_server.settings.to_env()}, 2, log=log)
-    try:
-        yield Stack(api_server.url, api_server.settings, api_server.api, workers)
-    finally:
-        workers.stop()
-        log.close()
-
-
-@pytest.fixture
-def workers(settings: Settings, tmp_path: Path) -> Iterator[WorkerPool]:
-    pool = WorkerPool(settings, tmp_path)
-    yield pool
-    pool.stop_all()
-
-
+    api_server.start_workers(2)
+    return api_server

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from helpers import image_bytes
 from imgqueue.config import Settings
 from imgqueue.job import JobStatus
-from imgqueue.local import free_port
 from imgqueue.queue import Queue
 from imgqueue_api import create_app
+from imgqueue_dev.procs import free_port
 from imgqueue_worker import Worker
 
 

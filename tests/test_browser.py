@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Stack
-from imgqueue.samples import generate
+from imgqueue_dev.stack import LocalStack
+from imgqueue_tester.samples import generate
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -39,7 +39,7 @@ def browser_page(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.timeout(180)
-def test_dashboard_upload_goes_live_to_done(stack: Stack, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_upload_goes_live_to_done(stack: LocalStack, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -71,7 +71,7 @@ def test_dashboard_upload_goes_live_to_done(stack: Stack, browser_page, tmp_path
     assert errors == [], errors
 
 
-def test_dashboard_is_served_without_external_resources(stack: Stack) -> None:
+def test_dashboard_is_served_without_external_resources(stack: LocalStack) -> None:
     import requests
 
     html = requests.get(stack.url + "/", timeout=10).text

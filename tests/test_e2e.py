@@ -9,8 +9,9 @@ from pathlib import Path
 import requests
 from PIL import Image, ImageOps
 
-from helpers import Stack, wait_for
-from imgqueue.samples import generate
+from helpers import wait_for
+from imgqueue_dev.stack import LocalStack
+from imgqueue_tester.samples import generate
 
 
 def expected_size(path: Path, width: int, height: int) -> tuple[int, int]:
@@ -21,7 +22,7 @@ def expected_size(path: Path, width: int, height: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def test_twenty_images_through_gunicorn_and_two_workers(stack: Stack, tmp_path: Path) -> None:
+def test_twenty_images_through_gunicorn_and_two_workers(stack: LocalStack, tmp_path: Path) -> None:
     paths = generate(tmp_path / "in", 20, seed=7, max_side=900)
     session = requests.Session()
     jobs = {}
@@ -52,12 +53,12 @@ def test_twenty_images_through_gunicorn_and_two_workers(stack: Stack, tmp_path: 
     assert len(workers_seen) == 2, "both worker processes should have done work"
 
 
-def run_tester(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def run_tester(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "imgqueue_tester", "--api", stack.url, "--timeout", "90", *args],
                           capture_output=True, text=True, timeout=120)
 
 
-def test_tester_exits_0_when_all_done(stack: Stack, tmp_path: Path) -> None:
+def test_tester_exits_0_when_all_done(stack: LocalStack, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     generate(folder, 6, seed=3, max_side=600)
     out = stack.settings.output_dir
@@ -71,7 +72,7 @@ def test_tester_exits_0_when_all_done(stack: Stack, tmp_path: Path) -> None:
     assert not (out / "stale.jpg").exists()
 
 
-def test_tester_exits_non_zero_when_a_job_fails(stack: Stack, tmp_path: Path) -> None:
+def test_tester_exits_non_zero_when_a_job_fails(stack: LocalStack, tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
     generate(folder, 2, seed=4, max_side=400)
     (folder / "broken.png").write_bytes((folder / "sample_001_png-alpha.png").read_bytes()[:300])

@@ -8,10 +8,11 @@ import pytest
 from PIL import Image
 
 from helpers import image_bytes
-from imgqueue import imaging
+from imgqueue import imaging, vips
 from imgqueue.errors import CorruptImage, InvalidSpec, NotAnImage, TooManyFrames, TooManyPixels, UnsupportedFormat
-from imgqueue.imaging import Fit, Limits, ResizeSpec, resize_bytes
-from imgqueue.samples import animated, marked, save_with_orientation
+from imgqueue.imaging import resize_bytes
+from imgqueue.spec import Fit, Limits, ResizeSpec
+from imgqueue_tester.samples import animated, marked, save_with_orientation
 
 
 def _open(data: bytes) -> Image.Image:
@@ -235,7 +236,7 @@ def test_jpeg_shrink_on_load_keeps_quality() -> None:
     assert abs(r - 200) < 6 and abs(g - 50) < 6 and abs(b - 50) < 6
 
 
-vips_only = pytest.mark.skipif(not imaging.vips_available(), reason="pyvips is not installed")
+vips_only = pytest.mark.skipif(not vips.available(), reason="pyvips is not installed")
 
 
 @vips_only
@@ -243,7 +244,7 @@ vips_only = pytest.mark.skipif(not imaging.vips_available(), reason="pyvips is n
 @pytest.mark.parametrize("fit", [Fit.COVER, Fit.INSIDE, Fit.CONTAIN])
 def test_vips_engine_gives_the_same_image(fmt: str, mode: str, fit: Fit) -> None:
     """The libvips engine only decodes and shrinks: sizes, mode and pixels match the Pillow engine's."""
-    from imgqueue.samples import picture
+    from imgqueue_tester.samples import picture
 
     buf = io.BytesIO()
     picture(2400, 1500, seed=3, mode=mode).save(buf, fmt, **({} if fmt == "PNG" else {"quality": 95}))

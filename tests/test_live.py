@@ -15,7 +15,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import ApiServer, WorkerPool, image_bytes, wait_for
+from helpers import image_bytes, wait_for
+from imgqueue_dev.stack import LocalStack
 
 
 def read_events(resp: requests.Response, limit: int = 50) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -42,10 +43,10 @@ def upload(url: str, data: bytes | None = None) -> str:
 
 
 def test_late_subscriber_gets_the_current_state_and_the_stream_closes(
-        api_server: ApiServer, workers: WorkerPool) -> None:
+        api_server: LocalStack, local: LocalStack) -> None:
     url = api_server.url
     job_id = upload(url)
-    workers.start()
+    local.start_workers()
     wait_for(lambda: requests.get(f"{url}/jobs/{job_id}/status", timeout=5).json()["status"] == "done", 30, "done")
     with requests.get(f"{url}/jobs/{job_id}/events", stream=True, timeout=10) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
@@ -55,25 +56,25 @@ def test_late_subscriber_gets_the_current_state_and_the_stream_closes(
     assert name == "job" and data["id"] == job_id and data["status"] == "done" and data["output_width"] == 300
 
 
-def test_job_stream_follows_every_transition_then_closes(api_server: ApiServer, workers: WorkerPool) -> None:
+def test_job_stream_follows_every_transition_then_closes(api_server: LocalStack, local: LocalStack) -> None:
     url = api_server.url
     job_id = upload(url)
     with requests.get(f"{url}/jobs/{job_id}/events", stream=True, timeout=30) as resp:
         stream = read_events(resp)
         first = next(stream)
         assert first[1]["status"] == "queued"
-        workers.start()
+        local.start_workers()
         rest = list(stream)
     assert [d["status"] for _, d in rest] == ["processing", "done"]
     assert rest[0][1]["worker"] and rest[-1][1]["id"] == job_id
 
 
-def test_unknown_job_stream_is_404_json(api_server: ApiServer) -> None:
+def test_unknown_job_stream_is_404_json(api_server: LocalStack) -> None:
     resp = requests.get(f"{api_server.url}/jobs/{'0' * 32}/events", timeout=10)
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "job_not_found"
 
 
-def test_all_events_filtered_by_ids_and_batch(api_server: ApiServer, workers: WorkerPool) -> None:
+def test_all_events_filtered_by_ids_and_batch(api_server: LocalStack, local: LocalStack) -> None:
     url = api_server.url
     files = [("images", (f"{i}.jpg", image_bytes(200 + i, 100))) for i in range(3)]
     batch = requests.post(f"{url}/jobs", files=files, timeout=30).json()
@@ -82,7 +83,7 @@ def test_all_events_filtered_by_ids_and_batch(api_server: ApiServer, workers: Wo
     with requests.get(f"{url}/events", params={"batch": batch["batch"], "summary": "0"}, stream=True,
                       timeout=30) as resp:
         stream = read_events(resp, limit=6)
-        workers.start()
+        local.start_workers()
         seen = list(stream)
     assert {d["id"] for _, d in seen} == ids and other not in {d["id"] for _, d in seen}
     assert sorted(d["status"] for _, d in seen) == ["done"] * 3 + ["processing"] * 3
@@ -106,7 +107,7 @@ def timed_upload(url: str, session: requests.Session) -> float:
 
 
 @pytest.mark.timeout(180)
-def test_200_open_streams_do_not_starve_uploads(api_server: ApiServer) -> None:
+def test_200_open_streams_do_not_starve_uploads(api_server: LocalStack) -> None:
     url = api_server.url
     host, port = url.removeprefix("http://").split(":")
     session = requests.Session()
@@ -142,7 +143,7 @@ def scrape(url: str) -> dict[str, float]:
     return values
 
 
-def test_metrics_scrape_and_move(api_server: ApiServer, workers: WorkerPool, tmp_path: Path) -> None:
+def test_metrics_scrape_and_move(api_server: LocalStack, local: LocalStack, tmp_path: Path) -> None:
     url = api_server.url
     before = scrape(url)
     assert before["imgqueue_jobs_enqueued_total"] == 0 and before["imgqueue_queue_depth"] == 0
@@ -156,7 +157,7 @@ def test_metrics_scrape_and_move(api_server: ApiServer, workers: WorkerPool, tmp
     middle = scrape(url)
     assert middle["imgqueue_jobs_enqueued_total"] == 4 and middle["imgqueue_queue_depth"] == 4
     assert middle["imgqueue_upload_bytes_total"] > 0
-    workers.start()
+    local.start_workers()
     wait_for(lambda: scrape(url)["imgqueue_jobs_completed_total"] == 3, 30, "3 completed")
     after = wait_for(lambda: (m := scrape(url)).get("imgqueue_jobs_failed_total{reason=corrupt_image}") == 1 and m,
                      30, "a failure by reason")

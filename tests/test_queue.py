@@ -9,11 +9,12 @@ from collections.abc import Callable
 
 import pytest
 
-from helpers import WorkerPool, image_bytes, wait_for
+from helpers import image_bytes, wait_for
 from imgqueue import keys
 from imgqueue.config import Settings
-from imgqueue.job import Job, JobStatus
+from imgqueue.job import TERMINAL, Job, JobStatus
 from imgqueue.queue import Queue, retry_delay
+from imgqueue_dev.stack import LocalStack
 
 
 def test_enqueue_writes_record_status_and_ttls_with_the_push(queue: Queue, make_job: Callable[..., Job]) -> None:
@@ -30,9 +31,7 @@ def test_enqueue_writes_record_status_and_ttls_with_the_push(queue: Queue, make_
 
 
 def test_job_ttl_is_configurable_and_refreshed_on_transitions(settings: Settings, make_job: Callable[..., Job]) -> None:
-    from imgqueue.queue import connect
-
-    q = Queue(connect(settings), settings.with_overrides(job_ttl=120))
+    q = Queue.from_settings(settings.with_overrides(job_ttl=120))
     job = q.enqueue(make_job(image_bytes()))
     assert 0 < q.redis.ttl(keys.job_status(job.id)) <= 120
     q.redis.expire(keys.job_hash(job.id), 5)
@@ -98,9 +97,7 @@ def test_dead_worker_jobs_go_back_to_the_head_of_the_queue(queue: Queue, make_jo
 
 
 def test_poison_job_fails_after_max_losses(settings: Settings, make_job: Callable[..., Job]) -> None:
-    from imgqueue.queue import connect
-
-    q = Queue(connect(settings), settings.with_overrides(max_lost=3))
+    q = Queue.from_settings(settings.with_overrides(max_lost=3))
     job = q.enqueue(make_job(image_bytes()))
     for attempt in range(3):
         wid = f"w{attempt}"
@@ -176,18 +173,16 @@ def test_listing_by_status(queue: Queue, make_job: Callable[..., Job]) -> None:
     assert len(queue.list_jobs(JobStatus.QUEUED, limit=2)) == 2
 
 
-def test_status_race_hundreds_of_fast_failing_jobs(settings: Settings, queue: Queue, workers: WorkerPool,
+def test_status_race_hundreds_of_fast_failing_jobs(settings: Settings, queue: Queue, local: LocalStack,
                                                    make_job: Callable[..., Job]) -> None:
     """The demo pushed first and wrote 'queued' second: fast failures ended stuck in 'queued'."""
-    workers.start(concurrency=2)
-    workers.start(concurrency=1)
+    local.start_workers(concurrency=2)
+    local.start_workers(concurrency=1)
     ids: list[str] = []
     lock = threading.Lock()
 
     def producer(n: int) -> None:
-        from imgqueue.queue import connect
-
-        q = Queue(connect(settings), settings)
+        q = Queue.from_settings(settings)
         for i in range(n):
             kind = i % 3
             data = b"not an image" if kind == 0 else (b"" if kind == 1 else image_bytes(10, 10)[:30])
@@ -203,7 +198,7 @@ def test_status_race_hundreds_of_fast_failing_jobs(settings: Settings, queue: Qu
     assert len(ids) == 300
 
     def all_terminal() -> bool:
-        return all(j.status.is_terminal for j in queue.get_many(ids))
+        return all(j.status in TERMINAL for j in queue.get_many(ids))
 
     wait_for(all_terminal, 90, "all 300 jobs to finish", interval=0.2)
     jobs = queue.get_many(ids)
@@ -213,7 +208,7 @@ def test_status_race_hundreds_of_fast_failing_jobs(settings: Settings, queue: Qu
     assert all(j.error for j in jobs)
     assert [queue.redis.get(keys.job_status(i)) for i in ids].count("failed") == 300
     assert queue.depth() == 0
-    assert "Traceback" not in workers.logs()
+    assert "Traceback" not in local.worker_logs()
 
 
 @pytest.mark.parametrize("count", [1, 250])
@@ -225,7 +220,7 @@ def test_bulk_enqueue_is_one_transaction(queue: Queue, make_job: Callable[..., J
 
 
 def test_prefetch_holds_several_jobs_crash_safely(queue: Queue, make_job: Callable[..., Job]) -> None:
-    from imgqueue.queue import Outcome
+    from imgqueue.records import Outcome
 
     jobs = [queue.enqueue(make_job(image_bytes(50, 50))) for _ in range(6)]
     queue.register("w1", {})

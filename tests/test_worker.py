@@ -15,10 +15,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from helpers import WorkerPool, image_bytes, wait_for, wait_status
+from helpers import image_bytes, wait_for, wait_status
 from imgqueue.config import Settings
 from imgqueue.job import Job, JobStatus
 from imgqueue.queue import Queue
+from imgqueue_dev.stack import LocalStack
 
 
 def fifo(tmp_path: Path, name: str = "slow.jpg") -> Path:
@@ -50,9 +51,9 @@ def no_temp_files(folder: Path) -> bool:
     return not [p for p in folder.iterdir() if ".tmp-" in p.name]
 
 
-def test_sigkilled_worker_loses_nothing(settings: Settings, queue: Queue, workers: WorkerPool,
+def test_sigkilled_worker_loses_nothing(settings: Settings, queue: Queue, local: LocalStack,
                                         make_job: Callable[..., Job], tmp_path: Path) -> None:
-    a, b = workers.start(), workers.start()
+    a, b = local.start_workers(), local.start_workers()
     slow = queue.enqueue(make_job(input_path=fifo(tmp_path)))
     others = [queue.enqueue(make_job(image_bytes(800, 600))) for _ in range(5)]
     first = wait_status(queue, slow.id, {JobStatus.PROCESSING})
@@ -77,9 +78,9 @@ def test_sigkilled_worker_loses_nothing(settings: Settings, queue: Queue, worker
 
 
 def test_killed_child_is_replaced_and_its_job_handed_back_at_once(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job], tmp_path: Path) -> None:
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job], tmp_path: Path) -> None:
     # A long heartbeat TTL: only the supervisor noticing its child's death can explain a quick handover.
-    workers.start(concurrency=1, heartbeat_ttl=60.0, heartbeat_interval=1.0)
+    local.start_workers(concurrency=1, heartbeat_ttl=60.0, heartbeat_interval=1.0)
     slow = queue.enqueue(make_job(input_path=fifo(tmp_path)))
     first = wait_status(queue, slow.id, {JobStatus.PROCESSING})
     child_pid = int(queue.redis.hget(queue.keys.worker(first.worker), "pid"))  # type: ignore[arg-type]
@@ -91,27 +92,27 @@ def test_killed_child_is_replaced_and_its_job_handed_back_at_once(
     assert done.lost == 1 and done.attempts == 2
 
 
-def test_poison_job_fails_after_n_worker_deaths(settings: Settings, queue: Queue, workers: WorkerPool,
+def test_poison_job_fails_after_n_worker_deaths(settings: Settings, queue: Queue, local: LocalStack,
                                                 make_job: Callable[..., Job], tmp_path: Path) -> None:
     settings = settings.with_overrides(max_lost=2)
-    workers.settings = settings
+    local.settings = settings
     job = queue.enqueue(make_job(input_path=fifo(tmp_path)))
     previous = ""
     for _ in range(2):
-        proc = workers.start()
+        proc = local.start_workers()
         current = wait_for(lambda prev=previous: (j := queue.get(job.id)).status is JobStatus.PROCESSING
                            and j.worker != prev and j, 20, "a new worker to take the job")
         previous = current.worker  # type: ignore[attr-defined]
         proc.signal(signal.SIGKILL)
         proc.popen.wait(10)  # type: ignore[union-attr]
-    workers.start()  # a live worker runs recovery
+    local.start_workers()  # a live worker runs recovery
     final = wait_status(queue, job.id, {JobStatus.FAILED})
     assert final.error_code == "worker_lost" and final.lost == 2
 
 
 def test_sigterm_finishes_the_current_job_and_takes_no_more(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job], tmp_path: Path) -> None:
-    proc = workers.start()
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job], tmp_path: Path) -> None:
+    proc = local.start_workers()
     slow = queue.enqueue(make_job(input_path=fifo(tmp_path)))
     wait_status(queue, slow.id, {JobStatus.PROCESSING})
     waiting = queue.enqueue(make_job(image_bytes()))
@@ -125,8 +126,8 @@ def test_sigterm_finishes_the_current_job_and_takes_no_more(
 
 
 def test_time_limit_fails_a_runaway_job_and_the_worker_carries_on(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job], tmp_path: Path) -> None:
-    workers.start(job_time_limit=1.0)
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job], tmp_path: Path) -> None:
+    local.start_workers(job_time_limit=1.0)
     stuck = queue.enqueue(make_job(input_path=fifo(tmp_path)))  # nobody ever writes to it
     after = queue.enqueue(make_job(image_bytes()))
     failed = wait_status(queue, stuck.id, {JobStatus.FAILED, JobStatus.DONE})
@@ -136,11 +137,11 @@ def test_time_limit_fails_a_runaway_job_and_the_worker_carries_on(
 
 
 def test_transient_storage_error_is_retried_then_succeeds(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job], tmp_path: Path) -> None:
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job], tmp_path: Path) -> None:
     path = tmp_path / "later.jpg"
     path.mkdir()  # reading a directory fails with an OSError: a storage error, worth retrying
     job = queue.enqueue(make_job(input_path=path))
-    workers.start(retry_backoff_base=1.0, retry_backoff_max=1.0)
+    local.start_workers(retry_backoff_base=1.0, retry_backoff_max=1.0)
     wait_for(lambda: queue.get(job.id).retries >= 1, 15, "a retry")
     path.rmdir()
     path.write_bytes(image_bytes())
@@ -149,22 +150,22 @@ def test_transient_storage_error_is_retried_then_succeeds(
 
 
 def test_transient_errors_give_up_after_max_retries(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job], tmp_path: Path) -> None:
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job], tmp_path: Path) -> None:
     path = tmp_path / "never.jpg"
     path.mkdir()
     job = queue.enqueue(make_job(input_path=path))
-    workers.start(max_retries=2)
+    local.start_workers(max_retries=2)
     failed = wait_status(queue, job.id, {JobStatus.FAILED})
     assert failed.error_code == "storage_error" and "gave up after 2 retries" in failed.error
     assert failed.retries == 2 and failed.attempts == 3
 
 
-def test_worker_registry_and_healthcheck(settings: Settings, queue: Queue, workers: WorkerPool,
+def test_worker_registry_and_healthcheck(settings: Settings, queue: Queue, local: LocalStack,
                                          make_job: Callable[..., Job]) -> None:
     from imgqueue_worker.__main__ import healthcheck
 
     assert healthcheck(settings) == 1
-    workers.start(concurrency=2)
+    local.start_workers(concurrency=2)
     live = wait_for(lambda: len([w for w in queue.workers() if w["alive"]]) == 2 and queue.workers(), 15,
                     "two registered workers")
     assert {"host", "pid", "current_job", "last_heartbeat", "jobs_done"} <= set(live[0])  # type: ignore[index]
@@ -175,8 +176,8 @@ def test_worker_registry_and_healthcheck(settings: Settings, queue: Queue, worke
 
 
 def test_input_removed_after_done_output_written_atomically(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job]) -> None:
-    workers.start()
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job]) -> None:
+    local.start_workers()
     job = queue.enqueue(make_job(image_bytes(1000, 800)))
     done = wait_status(queue, job.id, {JobStatus.DONE})
     assert not Path(job.input_path).exists()
@@ -185,9 +186,9 @@ def test_input_removed_after_done_output_written_atomically(
 
 
 def test_prefetching_worker_processes_every_job(
-        settings: Settings, queue: Queue, workers: WorkerPool, make_job: Callable[..., Job]) -> None:
+        settings: Settings, queue: Queue, local: LocalStack, make_job: Callable[..., Job]) -> None:
     jobs = [queue.enqueue(make_job(image_bytes(300 + i, 200))) for i in range(20)]
-    workers.start(worker_prefetch=4)
+    local.start_workers(worker_prefetch=4)
     for job in jobs:
         done = wait_status(queue, job.id, {JobStatus.DONE, JobStatus.FAILED})
         assert done.status is JobStatus.DONE and done.output_width == 120

@@ -1,10 +1,15 @@
-"""Settings: read from the environment once, frozen, failing fast with a message naming the variable."""
+"""Settings: the single source of every setting, its default and its meaning.
+
+Read from the environment once, frozen, failing fast with a message naming the variable. Field ``foo_bar``
+is read from ``FOO_BAR``. `.env.example` and the README's settings table are generated from this module
+(``make settings``; ``make lint`` fails when they are out of date).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,57 +17,79 @@ from .errors import ConfigError
 
 T = TypeVar("T")
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+
+def _setting(default: Any, doc: str, group: str) -> Any:
+    return field(default=default, metadata={"doc": doc, "group": group})
+
+
+REDIS, LIMITS, WORKERS, JOBS, API, OTHER = "Redis and files", "Limits", "Workers", "Jobs", "API", "Other"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of imgqueue. Field ``foo_bar`` is read from ``FOO_BAR``."""
+    """Every tunable of imgqueue. The ``doc`` of each field is what the README and .env.example say."""
 
-    redis_url: str = "redis://localhost:6379/0"
-    queue_name: str = "image_jobs"
-    upload_dir: Path = Path("data/uploads")
-    output_dir: Path = Path("data/output")
-    # Limits on what the API accepts and the worker decodes.
-    max_upload_bytes: int = 25 * 1024 * 1024  # per file
-    max_request_bytes: int = 200 * 1024 * 1024  # per request (POST /jobs carries several files)
-    max_files_per_request: int = 50
-    max_input_pixels: int = 50_000_000
-    max_output_dimension: int = 8192
-    max_frames: int = 200
-    default_width: int = 300
-    default_height: int = 300
-    # Workers.
-    worker_concurrency: int = 0  # 0: one process per CPU
-    worker_prefetch: int = 1  # jobs a worker process takes at once (more only pays off for very short jobs)
-    heartbeat_interval: float = 5.0
-    heartbeat_ttl: float = 15.0
-    recovery_interval: float = 5.0
-    max_lost: int = 3
-    max_retries: int = 3
-    retry_backoff_base: float = 1.0
-    retry_backoff_max: float = 60.0
-    job_time_limit: float = 60.0
-    shutdown_timeout: float = 30.0
-    job_ttl: int = 7 * 24 * 3600
-    log_level: str = "INFO"
-    imaging_engine: str = "pillow"  # or "vips": libvips decodes and shrinks PNG/WebP (needs pyvips)
+    redis_url: str = _setting("redis://localhost:6379/0", "Redis connection (`redis://[user:password@]host:port/db`)",
+                              REDIS)
+    queue_name: str = _setting("image_jobs", "the Redis list jobs are pushed onto (the Node demo's name)", REDIS)
+    upload_dir: Path = _setting(Path("data/uploads"), "where uploads are stored, named by job id", REDIS)
+    output_dir: Path = _setting(Path("data/output"), "where resized images are written, named by job id", REDIS)
+
+    max_upload_bytes: int = _setting(25 * 1024 * 1024, "largest file, in bytes", LIMITS)
+    max_request_bytes: int = _setting(200 * 1024 * 1024, "largest request, in bytes (`POST /jobs` carries several "
+                                      "files)", LIMITS)
+    max_files_per_request: int = _setting(50, "most files in one `POST /jobs`", LIMITS)
+    max_input_pixels: int = _setting(50_000_000, "largest input, width × height, read from the header before "
+                                     "decoding", LIMITS)
+    max_output_dimension: int = _setting(8192, "largest `width` or `height` a client may ask for", LIMITS)
+    max_frames: int = _setting(200, "most frames in an animated GIF or WebP", LIMITS)
+    default_width: int = _setting(300, "width used when an upload gives neither width nor height", LIMITS)
+    default_height: int = _setting(300, "height used when an upload gives neither width nor height", LIMITS)
+
+    worker_concurrency: int = _setting(0, "worker processes per `imgqueue-worker` (0: one per CPU)", WORKERS)
+    worker_prefetch: int = _setting(1, "jobs a worker process takes at once; more saves round trips on very short "
+                                    "jobs but lets one process hold jobs others could run (as Celery's prefetch)",
+                                    WORKERS)
+    heartbeat_interval: float = _setting(5.0, "seconds between a worker's heartbeats", WORKERS)
+    heartbeat_ttl: float = _setting(15.0, "a worker silent this many seconds is dead; its jobs go back to the queue",
+                                    WORKERS)
+    recovery_interval: float = _setting(5.0, "seconds between live workers' looks for dead ones", WORKERS)
+    shutdown_timeout: float = _setting(30.0, "seconds a stopping worker may take to finish its current job", WORKERS)
+
+    max_lost: int = _setting(3, "a job whose worker died this many times fails (`worker_lost`: a poison job)", JOBS)
+    max_retries: int = _setting(3, "retries of transient errors (storage I/O)", JOBS)
+    retry_backoff_base: float = _setting(1.0, "retry backoff: base × 2^retries seconds, ×0.5–1.5 jitter", JOBS)
+    retry_backoff_max: float = _setting(60.0, "retry backoff cap, in seconds", JOBS)
+    job_time_limit: float = _setting(60.0, "seconds a job may run before it fails with `time_limit_exceeded`", JOBS)
+    job_ttl: int = _setting(7 * 24 * 3600, "seconds a job record is kept after its last change (7 days)", JOBS)
+    imaging_engine: str = _setting("pillow", "`pillow`, or `vips`: libvips decodes and shrinks PNG and WebP (needs "
+                                   "pyvips)", JOBS)
+
+    api_host: str = _setting("127.0.0.1", "address gunicorn binds (the container image sets 0.0.0.0)", API)
+    api_port: int = _setting(8000, "port gunicorn binds (with compose: the port published on `API_BIND`)", API)
+    api_workers: int = _setting(2, "gunicorn worker processes", API)
+    api_worker_class: str = _setting("gevent", "gunicorn worker class: `gevent` holds many event streams cheaply; "
+                                     "`gthread` uses `API_THREADS`", API)
+    api_worker_connections: int = _setting(1000, "connections per gevent process", API)
+    api_threads: int = _setting(8, "threads per process (`gthread` only)", API)
+
+    log_level: str = _setting("INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`", OTHER)
 
     def __post_init__(self) -> None:
         _check(self.queue_name != "", "QUEUE_NAME", "must not be empty")
         for name in ("worker_prefetch", "max_upload_bytes", "max_request_bytes", "max_files_per_request",
                      "max_input_pixels", "max_output_dimension", "max_frames", "default_width", "default_height",
-                     "max_lost", "job_ttl"):
+                     "max_lost", "job_ttl", "api_port", "api_workers", "api_worker_connections", "api_threads",
+                     "heartbeat_interval", "heartbeat_ttl", "recovery_interval", "retry_backoff_base",
+                     "retry_backoff_max", "job_time_limit", "shutdown_timeout"):
             _check(getattr(self, name) > 0, name.upper(), "must be greater than 0")
         _check(self.worker_concurrency >= 0, "WORKER_CONCURRENCY", "must be 0 (CPU count) or more")
         _check(self.max_retries >= 0, "MAX_RETRIES", "must be 0 or more")
-        for name in ("heartbeat_interval", "heartbeat_ttl", "recovery_interval", "retry_backoff_base",
-                     "retry_backoff_max", "job_time_limit", "shutdown_timeout"):
-            _check(getattr(self, name) > 0, name.upper(), "must be greater than 0")
         _check(self.heartbeat_ttl > self.heartbeat_interval, "HEARTBEAT_TTL",
                f"must be longer than HEARTBEAT_INTERVAL ({self.heartbeat_interval})")
         _check(self.imaging_engine in ("pillow", "vips"), "IMAGING_ENGINE", "must be pillow or vips")
+        _check(self.api_worker_class in ("gevent", "gthread", "sync"), "API_WORKER_CLASS",
+               "must be gevent, gthread or sync")
         _check(self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, "LOG_LEVEL",
                "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 
@@ -76,18 +103,22 @@ class Settings:
         """Upper bound, in seconds, between a worker's death and its job going back to the queue."""
         return self.heartbeat_ttl + self.recovery_interval
 
+    @property
+    def temp_file_max_age(self) -> float:
+        """A temp file older than this was left by a process that died: no job runs that long."""
+        return 2 * self.job_time_limit + 60
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``); ``overrides`` win over both."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            var = field.name.upper()
+        for f in fields(cls):
+            var = f.name.upper()
             raw = env.get(var)
             if raw is None or raw.strip() == "":
                 continue
-            parser = _PARSERS[type(field.default)]
-            values[field.name] = _parse(var, raw.strip(), parser)
+            values[f.name] = _parse(var, raw.strip(), _PARSERS[type(f.default)])
         values.update(overrides)
         return cls(**values)
 
@@ -105,6 +136,45 @@ class Settings:
         return out
 
 
+@dataclass(frozen=True)
+class Variable:
+    """One documented environment variable: a setting, or a variable only docker compose reads."""
+
+    name: str
+    default: str
+    doc: str
+    group: str
+
+
+def settings_variables() -> Iterator[Variable]:
+    for f in fields(Settings):
+        yield Variable(f.name.upper(), str(f.default), f.metadata["doc"], f.metadata["group"])
+
+
+COMPOSE = "Docker Compose only"
+COMPOSE_VARIABLES = (
+    Variable("API_BIND", "127.0.0.1", "interface the API port is published on (0.0.0.0 exposes it to the network)",
+             COMPOSE),
+    Variable("WORKER_REPLICAS", "3", "worker containers (`docker compose up --scale worker=N` overrides it)", COMPOSE),
+    Variable("WORKER_STOP_GRACE", "40s", "time docker gives a stopping worker before SIGKILL (longer than "
+             "`SHUTDOWN_TIMEOUT`)", COMPOSE),
+    Variable("REDIS_APPENDFSYNC", "always", "Redis AOF fsync policy: `always` (no acknowledged job lost on a crash) "
+             "or `everysec` (faster)", COMPOSE),
+    Variable("IMGQUEUE_IMAGES", "auto", "`make images`: `official` base images from a registry, `local` ones built "
+             "here, or `auto`", COMPOSE),
+    Variable("PYTHON_IMAGE", "python:3.12-slim", "base image of the services (`make images` writes it into .env)",
+             COMPOSE),
+    Variable("REDIS_IMAGE", "redis:7-alpine", "Redis image (`make images` writes it into .env)", COMPOSE),
+    Variable("PIP_INSTALL_ARGS", "", "extra pip arguments in the image build (`make images` writes them into .env)",
+             COMPOSE),
+    Variable("IMGQUEUE_ENV_FILE", ".env", "the env file compose hands to the services", COMPOSE),
+)
+
+
+def all_variables() -> list[Variable]:
+    return [*settings_variables(), *COMPOSE_VARIABLES]
+
+
 def _check(ok: bool, var: str, message: str) -> None:
     if not ok:
         raise ConfigError(f"{var} {message}")
@@ -115,15 +185,6 @@ def _parse(var: str, raw: str, parser: Callable[[str], T]) -> T:
         return parser(raw)
     except ValueError as exc:
         raise ConfigError(f"{var}={raw!r} is not valid: {exc}") from None
-
-
-def _parse_bool(raw: str) -> bool:
-    low = raw.lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError("expected true or false")
 
 
 def _parse_int(raw: str) -> int:
@@ -140,13 +201,7 @@ def _parse_float(raw: str) -> float:
         raise ValueError("expected a number") from None
 
 
-_PARSERS: dict[type, Callable[[str], Any]] = {
-    str: str,
-    int: _parse_int,
-    float: _parse_float,
-    bool: _parse_bool,
-    type(Path()): Path,
-}
+_PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: _parse_int, float: _parse_float, type(Path()): Path}
 
 
 def _redact_url(url: str) -> str:

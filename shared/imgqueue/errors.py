@@ -1,4 +1,7 @@
-"""Exceptions. Each carries a short machine-readable ``code`` used in API errors and job records."""
+"""Exceptions. Each carries a short machine-readable ``code``: it is what job records and API errors show.
+
+The core knows nothing of HTTP: the API alone maps codes to statuses (``imgqueue_api.errors``).
+"""
 
 from __future__ import annotations
 
@@ -34,32 +37,26 @@ class ImageError(ImgqueueError):
     """Base of every error caused by the input image itself."""
 
     code = "image_error"
-    http_status = 422
 
 
 class NotAnImage(ImageError):
     code = "not_an_image"
-    http_status = 415
 
 
 class UnsupportedFormat(ImageError):
     code = "unsupported_format"
-    http_status = 415
 
 
 class CorruptImage(ImageError):
     code = "corrupt_image"
-    http_status = 422
 
 
 class TooManyPixels(ImageError):
     code = "too_many_pixels"
-    http_status = 413
 
 
 class TooManyFrames(ImageError):
     code = "too_many_frames"
-    http_status = 422
 
 
 # --- Failures of the job's run that are not about the image. ----------------------------------------

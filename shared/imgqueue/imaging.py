@@ -13,49 +13,32 @@ import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from enum import Enum
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
 
 from . import vips
-from .errors import (
-    CorruptImage,
-    InvalidSpec,
-    NotAnImage,
-    TooManyFrames,
-    TooManyPixels,
-    UnsupportedFormat,
+from .errors import CorruptImage, InvalidSpec, NotAnImage, TooManyFrames, TooManyPixels, UnsupportedFormat
+from .spec import (
+    ALPHA_OUTPUTS,
+    ANIMATED_OUTPUTS,
+    DEFAULT_QUALITY,
+    OUTPUT_FORMATS,
+    Fit,
+    Limits,
+    ResizeSpec,
+    output_format_for,
+    parse_colour,
 )
 
 Source = bytes | Path | IO[bytes]
 
-
-class Fit(str, Enum):
-    """sharp's fit modes."""
-
-    COVER = "cover"  # crop to fill width x height exactly (the default, as the demo's resize(w, h))
-    CONTAIN = "contain"  # letterbox: fit inside, pad to width x height with the background colour
-    FILL = "fill"  # stretch to width x height, ignoring the aspect ratio
-    INSIDE = "inside"  # fit within width x height, keeping the aspect ratio
-    OUTSIDE = "outside"  # cover width x height, keeping the aspect ratio, no crop
-
-
 # Input formats we decode (Pillow's format names). Anything else Pillow knows is "unsupported".
 INPUT_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF"})
-# Output formats by the name users give; AVIF only where this Pillow can write it.
-_OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "avif": "AVIF"}
 _FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG": "jpg", "PNG": "zlib"}
-# When the input format cannot be written, or "same as input" is asked for it.
-_SAME_AS_INPUT = {"MPO": "JPEG", "BMP": "PNG", "TIFF": "PNG"}
-_ANIMATED_OUTPUTS = frozenset({"GIF", "WEBP"})
-_ALPHA_OUTPUTS = frozenset({"PNG", "WEBP", "GIF", "AVIF"})
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
-MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-              "AVIF": "image/avif"}
-_DEFAULT_QUALITY = {"JPEG": 80, "WEBP": 80, "AVIF": 50}  # sharp's defaults
 
 # Shrink-on-load: decode JPEGs at the smallest DCT scale still >= DRAFT_GAP x the target size, then
 # reduce by whole factors down to RESIZE_GAP x the target before the final Lanczos pass.
@@ -65,68 +48,11 @@ _ORIENTATION_TAG = 0x0112
 _Z_RLE = 3
 
 
+@cache
 def output_formats() -> dict[str, str]:
     """Output format names this Pillow build can write, e.g. ``{"jpeg": "JPEG", ...}``."""
-    return {name: fmt for name, fmt in _OUTPUT_FORMATS.items()
+    return {name: fmt for name, fmt in OUTPUT_FORMATS.items()
             if fmt not in _FEATURE or features.check(_FEATURE[fmt])}
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_pixels: int = 50_000_000
-    max_frames: int = 200
-    max_dimension: int = 8192
-
-
-@dataclass(frozen=True)
-class ResizeSpec:
-    width: int | None = None
-    height: int | None = None
-    fit: Fit = Fit.COVER
-    format: str | None = None  # output format name (jpeg, png, webp, gif, avif); None: same as input
-    quality: int | None = None  # 1-100; None: the format's default
-    progressive: bool = False
-    without_enlargement: bool = False
-    background: str = "#ffffff"  # for contain padding and for flattening alpha
-
-    def validate(self, limits: Limits = Limits()) -> ResizeSpec:
-        """Return self if it can work, else raise InvalidSpec naming the parameter."""
-        if self.width is None and self.height is None:
-            raise InvalidSpec("width or height is required")
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if value is not None and not 1 <= value <= limits.max_dimension:
-                raise InvalidSpec(f"{name} must be between 1 and {limits.max_dimension}, got {value}")
-        if not isinstance(self.fit, Fit):
-            raise InvalidSpec(f"fit must be one of {', '.join(f.value for f in Fit)}")
-        if self.format is not None and self.format not in output_formats():
-            raise InvalidSpec(f"format must be one of {', '.join(output_formats())}, got {self.format!r}")
-        if self.quality is not None and not 1 <= self.quality <= 100:
-            raise InvalidSpec(f"quality must be between 1 and 100, got {self.quality}")
-        parse_colour(self.background)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["fit"] = self.fit.value
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ResizeSpec:
-        try:
-            fit = Fit(data.get("fit") or Fit.COVER.value)
-        except ValueError:
-            raise InvalidSpec(f"fit must be one of {', '.join(f.value for f in Fit)}") from None
-        return cls(
-            width=_opt_int(data.get("width")),
-            height=_opt_int(data.get("height")),
-            fit=fit,
-            format=(data.get("format") or None),
-            quality=_opt_int(data.get("quality")),
-            progressive=bool(data.get("progressive", False)),
-            without_enlargement=bool(data.get("without_enlargement", False)),
-            background=str(data.get("background") or "#ffffff"),
-        )
 
 
 @dataclass(frozen=True)
@@ -161,18 +87,6 @@ class Geometry:
     canvas: tuple[int, int]
     offset: tuple[int, int]
     scale: float  # the largest of the two axis scales, for shrink-on-load
-
-
-def parse_colour(value: str) -> tuple[int, int, int]:
-    text = value.strip().lstrip("#")
-    if len(text) == 3:
-        text = "".join(c * 2 for c in text)
-    try:
-        if len(text) != 6:
-            raise ValueError
-        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
-    except ValueError:
-        raise InvalidSpec(f"background must be a colour like #ffffff, got {value!r}") from None
 
 
 def compute_geometry(width: int, height: int, spec: ResizeSpec) -> Geometry:
@@ -224,13 +138,7 @@ def _decode_errors() -> Iterator[None]:
 
 
 def _open(src: Source) -> Image.Image:
-    if isinstance(src, bytes):
-        fp: Any = io.BytesIO(src)
-    elif isinstance(src, Path):
-        fp = src
-    else:
-        fp = src
-    return Image.open(fp)
+    return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
 
 
 def _orientation(im: Image.Image) -> int:
@@ -273,14 +181,6 @@ def probe(src: Source, limits: Limits = Limits()) -> ImageInfo:
         finally:
             if isinstance(src, (bytes, Path)):  # a caller's file object stays open for the caller
                 im.close()
-
-
-def output_format_for(input_format: str, spec: ResizeSpec) -> str:
-    """Pillow's name of the format the output will be written in."""
-    if spec.format:
-        return output_formats()[spec.format]
-    fmt = _SAME_AS_INPUT.get(input_format, input_format)
-    return fmt if fmt in output_formats().values() else "PNG"
 
 
 def _to_working_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
@@ -339,14 +239,14 @@ def _render_frame(im: Image.Image, geo: Geometry, spec: ResizeSpec, out_fmt: str
         canvas = Image.new(mode, geo.canvas, fill)
         canvas.paste(im, geo.offset)
         im = canvas
-    if out_fmt not in _ALPHA_OUTPUTS:
+    if out_fmt not in ALPHA_OUTPUTS:
         im = _flatten(im, background)
     return im, icc
 
 
 def _save_options(out_fmt: str, spec: ResizeSpec, icc: bytes | None) -> dict[str, Any]:
     opts: dict[str, Any] = {}
-    quality = spec.quality or _DEFAULT_QUALITY.get(out_fmt)
+    quality = spec.quality or DEFAULT_QUALITY.get(out_fmt)
     if out_fmt == "JPEG":
         opts.update(quality=quality, progressive=spec.progressive, optimize=spec.progressive)
     elif out_fmt == "PNG":
@@ -362,13 +262,6 @@ def _save_options(out_fmt: str, spec: ResizeSpec, icc: bytes | None) -> dict[str
     return opts
 
 
-ENGINES = ("pillow", "vips")
-
-
-def vips_available() -> bool:
-    return vips.available()
-
-
 def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits = Limits(),
            engine: str = "pillow") -> ResizeResult:
     """Resize ``src`` by ``spec`` and write the encoded image to ``dst``.
@@ -377,37 +270,49 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
     onto ``spec.background`` when the output format has none. Raises an ImageError for bad input.
     ``engine="vips"`` lets libvips decode and shrink PNG and WebP inputs (see ``imgqueue.vips``).
     """
-    spec.validate(limits)
+    spec.validate(limits, output_formats())
     with _decode_errors():
         im = _open(src)
         info = _check_header(im, limits)
-        out_fmt = output_format_for(info.format, spec)
+        out_fmt = output_format_for(info.format, spec, output_formats())
         geo = compute_geometry(info.width, info.height, spec)
-        icc = im.info.get("icc_profile")
-        animate = info.frames > 1 and out_fmt in _ANIMATED_OUTPUTS
-        if info.format == "JPEG" and im.mode in ("RGB", "L") and geo.scale < 1:
-            need = (math.ceil(im.width * geo.scale * DRAFT_GAP), math.ceil(im.height * geo.scale * DRAFT_GAP))
-            im.draft(im.mode, need)
-        if animate:
-            opts = _save_options(out_fmt, spec, icc)
-            frames, durations = [], []
-            for frame in ImageSequence.Iterator(im):
-                rendered, _ = _render_frame(frame.copy(), geo, spec, out_fmt, icc)
-                frames.append(rendered)
-                durations.append(frame.info.get("duration", 100))
-            opts.update(save_all=True, append_images=frames[1:], duration=durations,
-                        loop=im.info.get("loop", 0))
-            first = frames[0]
+        if info.frames > 1 and out_fmt in ANIMATED_OUTPUTS:
+            frames, opts = _render_animation(im, geo, spec, out_fmt)
         else:
-            source = im
-            if (engine == "vips" and isinstance(src, bytes) and geo.scale < 1
-                    and vips.suitable(info.format, im.mode, info.frames, im.info, _orientation(im))):
-                source = vips.shrink(src, info.format, geo.scale * RESIZE_GAP)
-            first, icc = _render_frame(source, geo, spec, out_fmt, icc)
-            opts = _save_options(out_fmt, spec, icc)
-        first.save(dst, format=out_fmt, **opts)
+            source = _shrink_on_load(src, im, info, geo, engine)
+            still, icc = _render_frame(source, geo, spec, out_fmt, im.info.get("icc_profile"))
+            frames, opts = [still], _save_options(out_fmt, spec, icc)
+        frames[0].save(dst, format=out_fmt, **opts)
     size = dst.stat().st_size if isinstance(dst, Path) else 0
-    return ResizeResult(first.width, first.height, out_fmt, len(frames) if animate else 1, size)
+    return ResizeResult(frames[0].width, frames[0].height, out_fmt, len(frames), size)
+
+
+def _render_animation(im: Image.Image, geo: Geometry, spec: ResizeSpec,
+                      out_fmt: str) -> tuple[list[Image.Image], dict[str, Any]]:
+    """Every frame rendered, and the save options that write them as one animation."""
+    icc = im.info.get("icc_profile")
+    frames, durations = [], []
+    for frame in ImageSequence.Iterator(im):
+        rendered, _ = _render_frame(frame.copy(), geo, spec, out_fmt, icc)
+        frames.append(rendered)
+        durations.append(frame.info.get("duration", 100))
+    opts = _save_options(out_fmt, spec, icc)
+    opts.update(save_all=True, append_images=frames[1:], duration=durations, loop=im.info.get("loop", 0))
+    return frames, opts
+
+
+def _shrink_on_load(src: Source, im: Image.Image, info: ImageInfo, geo: Geometry, engine: str) -> Image.Image:
+    """Decode no more pixels than the output needs: a JPEG at a reduced DCT scale, or (vips engine) a PNG
+    or WebP decoded and shrunk by libvips. Returns the image to render from."""
+    if geo.scale >= 1:
+        return im
+    if info.format == "JPEG" and im.mode in ("RGB", "L"):
+        need = (math.ceil(im.width * geo.scale * DRAFT_GAP), math.ceil(im.height * geo.scale * DRAFT_GAP))
+        im.draft(im.mode, need)
+    elif (engine == "vips" and isinstance(src, bytes)
+          and vips.suitable(info.format, im.mode, info.frames, im.info, _orientation(im))):
+        return vips.shrink(src, info.format, geo.scale * RESIZE_GAP)
+    return im
 
 
 def resize_bytes(data: bytes, spec: ResizeSpec, limits: Limits = Limits(),
@@ -417,12 +322,3 @@ def resize_bytes(data: bytes, spec: ResizeSpec, limits: Limits = Limits(),
     result = resize(data, out, spec, limits, engine)
     encoded = out.getvalue()
     return encoded, ResizeResult(result.width, result.height, result.format, result.frames, len(encoded))
-
-
-def _opt_int(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidSpec(f"expected a whole number, got {value!r}") from None

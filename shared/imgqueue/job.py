@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-from .imaging import ResizeSpec
+from .spec import ResizeSpec
 
 
 class JobStatus(str, Enum):
@@ -18,10 +18,6 @@ class JobStatus(str, Enum):
     RETRYING = "retrying"  # waiting for its backoff to pass before going back to the queue
     DONE = "done"
     FAILED = "failed"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (JobStatus.DONE, JobStatus.FAILED)
 
 
 TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED})

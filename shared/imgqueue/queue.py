@@ -2,11 +2,15 @@
 
 * A job's record and status are written by the same Lua script as the ``LPUSH`` that queues it, so no
   worker can ever see an id whose record does not exist yet.
-* A worker takes a job by moving it (``BLMOVE``) into a processing list of its own, then a Lua script
-  checks the status and starts it. Outcomes are recorded by a Lua script that only moves a job forward
-  (a late ``queued`` can never overwrite ``done``) and may take the next job in the same round trip.
+* A worker claims a job by moving it (``BLMOVE``) into a processing list of its own, then a Lua script
+  (``start.lua``) checks the status and starts it. Outcomes are recorded by a Lua script (``finish.lua``)
+  that only moves a job forward (a late ``queued`` can never overwrite ``done``) and may pull and start
+  the next job in the same round trip.
 * Workers keep a heartbeat key with a TTL. Live workers run ``recover()`` every few seconds: the jobs
   of a worker whose heartbeat expired go back to the head of the queue, or fail after ``max_lost``.
+
+This class is the only code that reads or writes Redis keys (their names are built in ``keys.py``); the
+services ask it for what they need.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import json
 import random
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,6 +29,7 @@ from . import keys
 from .config import Settings
 from .errors import JobNotFound
 from .job import Job, JobStatus
+from .records import BatchFinished, DeadWorker, Finished, Histogram, Outcome, Recovery, WorkerState
 
 PROMOTE_BATCH = 1000
 ENQUEUE_CHUNK = 500
@@ -62,45 +66,6 @@ def retry_delay(settings: Settings, retries: int) -> float:
     return float(delay * random.uniform(0.5, 1.5))
 
 
-@dataclass(frozen=True)
-class DeadWorker:
-    id: str
-    host: str
-    pid: int | None
-
-
-@dataclass(frozen=True)
-class Recovery:
-    promoted: int
-    requeued: list[str]
-    failed: list[str]
-    dead: list[DeadWorker]
-
-    @property
-    def dead_workers(self) -> list[str]:
-        return [d.id for d in self.dead]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    job_id: str
-    status: JobStatus  # DONE, FAILED or RETRYING
-    fields: dict[str, Any]
-    retry_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class Finished:
-    applied: bool  # False when the transition was refused (the job had moved on without us)
-    next_job: Job | None
-
-
-@dataclass(frozen=True)
-class BatchFinished:
-    applied: list[bool]  # one per outcome, in order
-    next_jobs: list[Job]
-
-
 _VERBS = {JobStatus.DONE: "done", JobStatus.FAILED: "failed", JobStatus.RETRYING: "retry"}
 
 
@@ -109,10 +74,22 @@ class Queue:
         self.redis = client
         self.settings = settings
         self.keys = keys.Keys(settings.queue_name)
-        self._enqueue = client.register_script(_lua("enqueue"))
-        self._claim = client.register_script(_lua("claim"))
-        self._finish = client.register_script(_lua("finish"))
-        self._recover = client.register_script(_lua("recover"))
+        self._enqueue_script = client.register_script(_lua("enqueue"))
+        self._start_script = client.register_script(_lua("start"))
+        self._finish_script = client.register_script(_lua("finish"))
+        self._recover_script = client.register_script(_lua("recover"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Queue:
+        """A queue with its own Redis connection pool."""
+        return cls(connect(settings), settings)
+
+    def ping(self) -> None:
+        """Raise redis.ConnectionError (or TimeoutError) unless Redis answers."""
+        self.redis.ping()
+
+    def close(self) -> None:
+        self.redis.close()
 
     # --- producers ---------------------------------------------------------------------------------
 
@@ -136,7 +113,7 @@ class Queue:
                 if job.batch:
                     entry["b"] = job.batch
                 payload.append(entry)
-            self._enqueue(keys=[self.settings.queue_name, self.keys.index, self.keys.stats],
+            self._enqueue_script(keys=[self.settings.queue_name, self.keys.index, self.keys.stats],
                           args=[*self._common_args(), json.dumps(payload), sum(j.input_bytes for j in chunk)])
         return list(jobs)
 
@@ -217,6 +194,23 @@ class Queue:
             out.append(info)
         return out
 
+    def worker_state(self, worker_id: str) -> WorkerState:
+        current, started, held = self.redis.hmget(self.keys.worker(worker_id), ["current_job", "job_started", "held"])
+        return WorkerState(str(current or ""), float(started or 0), int(held or 0))
+
+    def histograms(self) -> dict[str, Histogram]:
+        """``processing`` (seconds to resize a job) and ``wait`` (seconds from enqueue to start), as the
+        Lua scripts record them (see ``observe`` in lua/common.lua)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.processing_time)
+        pipe.hgetall(self.keys.queue_wait)
+        processing, wait = pipe.execute()
+        return {"processing": _histogram(processing), "wait": _histogram(wait)}
+
+    def subscribe(self) -> EventSubscription:
+        """A subscription to every job transition (a connection of its own)."""
+        return EventSubscription(connect(self.settings), self.keys.events)
+
     # --- workers -----------------------------------------------------------------------------------
 
     def register(self, worker_id: str, info: dict[str, Any]) -> None:
@@ -246,30 +240,31 @@ class Queue:
         Jobs already in our processing list (their start reply was lost with the connection) come first.
         Every job taken sits in our processing list, so a crash loses none of them.
         """
-        jobs = self._start(worker_id, "", count)
+        jobs = self._start_held(worker_id, "", count)
         if jobs:
             return jobs
         job_id = self.redis.blmove(self.settings.queue_name, self.keys.processing(worker_id),
                                    timeout, "RIGHT", "LEFT")  # type: ignore[arg-type]  # Redis takes float seconds
-        return [] if job_id is None else self._start(worker_id, str(job_id), count)
+        return [] if job_id is None else self._start_held(worker_id, str(job_id), count)
 
-    def _start(self, worker_id: str, job_id: str, count: int) -> list[Job]:
-        res = self._claim(keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
+    def _start_held(self, worker_id: str, job_id: str, count: int) -> list[Job]:
+        """start.lua: start ``job_id`` (or, with '', whatever our processing list holds), then pull more."""
+        res = self._start_script(keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
                                 self.settings.queue_name],
                           args=[*self._common_args(), job_id, worker_id, count])
         return [self._job_from_fields(fields) for fields in res]
 
     def finish(self, worker_id: str, job_id: str, outcome: JobStatus, fields: dict[str, Any],
                retry_at: float = 0.0, claim_next: bool = False) -> Finished:
-        """Record ``outcome`` (DONE, FAILED or RETRYING) and optionally start the next queued job."""
+        """Record ``outcome`` (DONE, FAILED or RETRYING) and optionally claim the next queued job."""
         done = self.finish_many(worker_id, [Outcome(job_id, outcome, fields, retry_at)], 1 if claim_next else 0)
         return Finished(done.applied[0], done.next_jobs[0] if done.next_jobs else None)
 
     def finish_many(self, worker_id: str, outcomes: Sequence[Outcome], take: int = 0) -> BatchFinished:
-        """Record several outcomes and start up to ``take`` queued jobs: one round trip, one Lua script."""
+        """Record several outcomes and claim up to ``take`` queued jobs: one round trip, one Lua script."""
         payload = [{"id": o.job_id, "outcome": _VERBS[o.status], "fields": o.fields,
                     "retry_at": o.retry_at} for o in outcomes]
-        res = self._finish(
+        res = self._finish_script(
             keys=[self.keys.processing(worker_id), self.keys.worker(worker_id), self.keys.stats,
                   self.settings.queue_name, self.keys.delayed, self.keys.processing_time, self.keys.queue_wait],
             args=[*self._common_args(), worker_id, json.dumps(payload), take, ",".join(HISTOGRAM_BUCKETS)],
@@ -279,7 +274,7 @@ class Queue:
 
     def recover(self, release_worker: str = "", count_loss: bool = True) -> Recovery:
         """Promote due retries and hand back the jobs of dead workers (or of ``release_worker`` now)."""
-        res = self._recover(
+        res = self._recover_script(
             keys=[self.keys.workers, self.settings.queue_name, self.keys.delayed, self.keys.stats],
             args=[*self._common_args(), self.keys.heartbeat_prefix, self.keys.processing_prefix,
                   self.keys.worker_prefix, PROMOTE_BATCH, self.settings.max_lost, release_worker,
@@ -301,3 +296,40 @@ class Queue:
     def _job_from_fields(flat: list[str]) -> Job:
         record = dict(zip(flat[::2], flat[1::2], strict=True))
         return Job.from_redis(record)
+
+
+def _histogram(raw: dict[str, str]) -> Histogram:
+    cumulative, buckets = 0, []
+    for bound in (*HISTOGRAM_BUCKETS, "+Inf"):
+        cumulative += int(raw.get(bound, 0))
+        buckets.append((float(bound.lstrip("+")), cumulative))
+    return Histogram(buckets, int(raw.get("sum_us", 0)) / 1e6)
+
+
+class EventSubscription:
+    """The job-events channel for one reader. ``get`` raises redis.ConnectionError when the link breaks."""
+
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._client = client
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        self._pubsub.subscribe(channel)
+        self._pubsub.get_message(timeout=5)  # the subscribe confirmation
+
+    def get(self, timeout: float) -> dict[str, Any] | None:
+        """The next event, or None when ``timeout`` passes first (the link is then checked with a PING)."""
+        message = self._pubsub.get_message(timeout=timeout)
+        if message is None:
+            self._pubsub.ping()
+            return None
+        try:
+            event = json.loads(message["data"])
+        except (TypeError, ValueError):
+            return None
+        return event if isinstance(event, dict) else None
+
+    def close(self) -> None:
+        try:
+            self._pubsub.close()
+            self._client.close()
+        except redis.RedisError:
+            pass

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from imgqueue.samples import generate
-
-from .conftest import Stack, docker
+from imgqueue_client import Client
+from imgqueue_dev.compose import ComposeStack, docker
+from imgqueue_dev.procs import free_port
+from imgqueue_tester.samples import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -29,14 +30,14 @@ def photos(tmp_path: Path) -> Callable[[int], list[Path]]:
     return make
 
 
-def upload_all(stack: Stack, paths: list[Path], timeout: float = 120) -> list[str]:
+def upload_all(stack: ComposeStack, paths: list[Path], timeout: float = 120) -> list[str]:
     deadline = time.monotonic() + timeout
     ids = [stack.upload(p, deadline, **SIZE) for p in paths]
     assert all(ids), "every upload must be acknowledged"
     return [i for i in ids if i]
 
 
-def assert_all_done_and_whole(stack: Stack, records: list[dict[str, Any]], count: int) -> None:
+def assert_all_done_and_whole(stack: ComposeStack, records: list[dict[str, Any]], count: int) -> None:
     assert len(records) == count, f"{count - len(records)} jobs lost"
     failed = [(r["filename"], r["error"]) for r in records if r["status"] != "done"]
     assert not failed, failed
@@ -90,9 +91,9 @@ def test_scaling_down_and_up_while_jobs_run(make_stack: Callable[..., Any],
                                             photos: Callable[[int], list[Path]]) -> None:
     with make_stack(workers=3) as stack:
         ids = upload_all(stack, photos(60))
-        stack.compose_cmd("up", "-d", "--no-recreate", "--scale", "worker=1", "worker")
+        stack.compose("up", "-d", "--no-recreate", "--scale", "worker=1", "worker")
         assert len(stack.containers("worker")) == 1
-        stack.compose_cmd("up", "-d", "--no-recreate", "--scale", "worker=3", "worker")
+        stack.compose("up", "-d", "--no-recreate", "--scale", "worker=3", "worker")
         records = stack.wait_finished(ids)
         assert_all_done_and_whole(stack, records, 60)
         assert all(r["lost"] == 0 for r in records), "scaling down stops workers gracefully: no job is lost"
@@ -111,9 +112,8 @@ def test_redis_restart_loses_no_acknowledged_job(make_stack: Callable[..., Any],
         assert len(acknowledged) == 40
         records = stack.wait_finished(acknowledged)
         assert_all_done_and_whole(stack, records, 40)
-        ready = stack.session.get(f"{stack.url}/readyz", timeout=5)
-        assert ready.status_code == 200
-        alive = [w for w in stack.session.get(f"{stack.url}/stats", timeout=5).json()["workers"] if w["alive"]]
+        assert stack.client.ready()
+        alive = [w for w in stack.client.stats()["workers"] if w["alive"]]
         assert len(alive) == 2, "both workers reconnected and kept their heartbeat"
 
 
@@ -122,22 +122,22 @@ def test_compose_stop_worker_finishes_or_requeues(make_stack: Callable[..., Any]
     with make_stack(workers=2) as stack:
         ids = upload_all(stack, big)
         stack.wait_until(lambda: any(r["status"] == "processing" for r in stack.jobs(ids)), 60, "a job in progress")
-        stack.compose_cmd("stop", "worker")  # SIGTERM, then the grace period
+        stack.compose("stop", "worker")  # SIGTERM, then the grace period
         statuses = {r["status"] for r in stack.jobs(ids)}
         assert "processing" not in statuses, f"a stopped worker left a job stuck: {statuses}"
-        assert all(w["alive"] is False for w in stack.session.get(f"{stack.url}/stats").json()["workers"])
-        stack.compose_cmd("start", "worker")
+        assert all(w["alive"] is False for w in stack.client.stats()["workers"])
+        stack.compose("start", "worker")
         records = stack.wait_finished(ids)
         assert all(r["status"] == "done" for r in records)
         assert all(r["lost"] == 0 for r in records)
 
 
-def run_tester(stack: Stack, *args: str, mount: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_tester(stack: ComposeStack, *args: str, mount: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the tester container; its exit code is read from the container (as `make test-upload` does),
     since `compose run` reports 0 whatever the container returned on Docker 20.10."""
     volume = ["-v", f"{mount}:/samples:ro"] if mount else []
     name = f"{stack.project}-tester-{time.monotonic_ns()}"
-    run = stack.compose_cmd("--profile", "test", "run", "--name", name, "--no-deps", *volume, "tester",
+    run = stack.compose("--profile", "test", "run", "--name", name, "--no-deps", *volume, "tester",
                             "--api", "http://api:8000", "--timeout", "120", *args, timeout=200, check=False)
     code = int(docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip())
     docker("rm", "-f", name, check=False)
@@ -158,3 +158,30 @@ def test_tester_container_exit_codes(make_stack: Callable[..., Any], tmp_path: P
         sad = run_tester(stack, "--images", "/samples", mount=folder)
         assert sad.returncode == 1, sad.stdout + sad.stderr
         assert "3 done, 1 failed" in sad.stdout and "not_an_image" in sad.stdout
+
+
+def test_plain_docker_compose_up_scale_resolves_the_local_images(photos: Callable[[int], list[Path]]) -> None:
+    """The design's own command as a user types it: no make, no --env-file. Compose reads the base-image
+    choice `make images` wrote into .env, so on a machine without a registry it pulls nothing. (The
+    project name and port come from the environment only so that this test cannot clash with a stack
+    already running.)"""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "COMPOSE_PROJECT_NAME": f"iqplain{time.monotonic_ns() % 10**8}",
+           "API_PORT": str(free_port())}
+
+    def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "compose", *args], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    try:
+        up = compose("up", "-d", "--wait", "--scale", "worker=2")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "pull" not in (up.stdout + up.stderr).lower(), up.stdout + up.stderr
+        workers = compose("ps", "--status", "running", "-q", "worker").stdout.split()
+        assert len(workers) == 2, compose("ps").stdout
+        client = Client(f"http://127.0.0.1:{env['API_PORT']}")
+        ids = [client.submit(p, 200, 150)["jobId"] for p in photos(6)]
+        records = client.wait_all(ids, timeout=120)
+        assert [r["status"] for r in records] == ["done"] * 6
+    finally:
+        compose("down", "--volumes", "--remove-orphans", "--timeout", "30", timeout=180)

@@ -8,10 +8,8 @@ from flask import Flask
 
 from imgqueue.config import Settings
 from imgqueue.logs import setup_logging
-from imgqueue.queue import Queue, connect
-from imgqueue.storage import Storage
 
-from . import dashboard, errors, events, health, jobs, metrics
+from . import dashboard, errors, events, health, jobs, metrics, state, uploads
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -19,18 +17,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     config = dict(test_config or {})
     settings = config.pop("IMGQUEUE_SETTINGS", None) or Settings.from_env()
-    if not app.testing and not config.get("TESTING"):
+    if not config.get("TESTING"):
         setup_logging(settings.log_level)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, JSON_SORT_KEYS=False)
     app.config.update(config)
-    storage = Storage(settings.upload_dir, settings.output_dir)
-    storage.ensure_dirs()
-    app.extensions["imgqueue"] = jobs.State(settings, Queue(connect(settings), settings), storage)
+    state.init_app(app, settings)
     errors.register(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(jobs.bp)
-    app.register_blueprint(events.bp)
-    app.register_blueprint(dashboard.bp)
+    for blueprint in (health.bp, uploads.bp, jobs.bp, events.bp, dashboard.bp):
+        app.register_blueprint(blueprint)
     metrics.install(app)
     return app
-

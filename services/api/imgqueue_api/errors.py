@@ -1,4 +1,8 @@
-"""Every error leaves as JSON ``{"error": {"code", "message"}}``; never HTML, never a trace."""
+"""Every error leaves as JSON ``{"error": {"code", "message", ...}}``; never HTML, never a trace.
+
+One mechanism: an error carries a machine-readable ``code`` (the core's exceptions and the API's own
+``ApiError`` alike) and ``HTTP_STATUS`` alone maps codes to HTTP statuses.
+"""
 
 from __future__ import annotations
 
@@ -8,57 +12,71 @@ import redis
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from imgqueue.errors import ImageError, InvalidSpec, JobNotFound
+from imgqueue.errors import ImgqueueError
 
 log = logging.getLogger(__name__)
 
+HTTP_STATUS = {
+    "invalid_parameter": 400,
+    "missing_file": 400,
+    "empty_file": 400,
+    "job_not_found": 404,
+    "not_done": 409,
+    "result_gone": 410,
+    "file_too_large": 413,
+    "request_too_large": 413,
+    "too_many_files": 413,
+    "too_many_pixels": 413,
+    "not_an_image": 415,
+    "unsupported_format": 415,
+    "image_error": 422,
+    "corrupt_image": 422,
+    "too_many_frames": 422,
+    "redis_unavailable": 503,
+}
 
-class ApiError(Exception):
-    def __init__(self, http_status: int, code: str, message: str, /, **details: object) -> None:
+
+class ApiError(ImgqueueError):
+    """An error the API answers with: ``code`` picks the HTTP status; ``details`` join the JSON body."""
+
+    def __init__(self, code: str, message: str, /, **details: object) -> None:
         super().__init__(message)
-        self.http_status, self.code, self.message, self.details = http_status, code, message, details
+        self.code, self.message, self.details = code, message, details
 
 
-def error_response(http_status: int, code: str, message: str, /, **details: object) -> tuple[Response, int]:
-    body: dict[str, object] = {"code": code, "message": message}
-    body.update(details)
-    return jsonify(error=body), http_status
+def error_response(code: str, message: str, /, **details: object) -> tuple[Response, int]:
+    body: dict[str, object] = {"code": code, "message": message, **details}
+    return jsonify(error=body), HTTP_STATUS.get(code, 500)
 
 
 def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api(exc: ApiError) -> tuple[Response, int]:
-        return error_response(exc.http_status, exc.code, exc.message, **exc.details)
-
-    @app.errorhandler(JobNotFound)
-    def _not_found(exc: JobNotFound) -> tuple[Response, int]:
-        return error_response(404, exc.code, str(exc))
-
-    @app.errorhandler(InvalidSpec)
-    def _invalid(exc: InvalidSpec) -> tuple[Response, int]:
-        return error_response(400, exc.code, str(exc))
-
-    @app.errorhandler(ImageError)
-    def _image(exc: ImageError) -> tuple[Response, int]:
-        return error_response(exc.http_status, exc.code, str(exc))
+    @app.errorhandler(ImgqueueError)
+    def _ours(exc: ImgqueueError) -> tuple[Response, int]:
+        if exc.code not in HTTP_STATUS:
+            return _unexpected(exc)
+        details = exc.details if isinstance(exc, ApiError) else {}
+        return error_response(exc.code, str(exc), **details)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
         limit = app.config.get("MAX_CONTENT_LENGTH")
-        return error_response(413, "request_too_large", f"the request is larger than the limit of {limit} bytes")
+        return error_response("request_too_large", f"the request is larger than the limit of {limit} bytes")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:
+        """Flask's own (unknown route, wrong method): their status, under a code made from their name."""
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        body = {"code": code, "message": exc.description or exc.name}
+        return jsonify(error=body), exc.code or 500
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def _redis_down(exc: Exception) -> tuple[Response, int]:
         log.warning("redis unavailable: %s", exc)
-        return error_response(503, "redis_unavailable", "the job store (Redis) is unavailable; try again shortly")
+        return error_response("redis_unavailable", "the job store (Redis) is unavailable; try again shortly")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
+        return jsonify(error={"code": "internal_error", "message": "an unexpected error occurred; it has been "
+                                                                  "logged"}), 500

@@ -1,7 +1,7 @@
 """gunicorn settings: ``gunicorn -c python:imgqueue_api.gunicorn_conf 'imgqueue_api:create_app()'``.
 
-Read from the environment: API_HOST (default 127.0.0.1), API_PORT (8000), API_WORKERS (2),
-API_WORKER_CLASS (gevent), API_WORKER_CONNECTIONS (1000), API_THREADS (8, for gthread).
+Bind address, processes and worker class come from imgqueue's settings (API_HOST, API_PORT, API_WORKERS,
+API_WORKER_CLASS, API_WORKER_CONNECTIONS, API_THREADS); a bad value stops gunicorn at once, naming it.
 
 gevent workers: every request is a greenlet, so hundreds of open event streams (each mostly waiting)
 cost little and never starve uploads, which a thread-per-request worker would (a stream holds its
@@ -10,13 +10,22 @@ prometheus_client's multiprocess mode (a temp folder per server start).
 """
 
 import os
+import sys
 import tempfile
 
-bind = f"{os.environ.get('API_HOST', '127.0.0.1')}:{os.environ.get('API_PORT', '8000')}"
-workers = int(os.environ.get("API_WORKERS", "2"))
-worker_class = os.environ.get("API_WORKER_CLASS", "gevent")
-worker_connections = int(os.environ.get("API_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("API_THREADS", "8"))
+from imgqueue.config import Settings
+from imgqueue.errors import ConfigError
+
+try:
+    _settings = Settings.from_env()
+except ConfigError as exc:
+    sys.exit(f"imgqueue-api: configuration error: {exc}")
+
+bind = f"{_settings.api_host}:{_settings.api_port}"
+workers = _settings.api_workers
+worker_class = _settings.api_worker_class
+worker_connections = _settings.api_worker_connections
+threads = _settings.api_threads
 timeout = 60
 graceful_timeout = 20
 keepalive = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from .jobs import state
+from . import state
 
 bp = Blueprint("health", __name__)
 
@@ -18,5 +18,5 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Redis answers: uploads can be accepted. A Redis error becomes a 503 through the error handler."""
-    state().queue.redis.ping()
+    state.get().queue.ping()
     return jsonify(status="ready")

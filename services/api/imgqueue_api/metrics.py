@@ -19,9 +19,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from imgqueue.queue import HISTOGRAM_BUCKETS, Queue
+from imgqueue.queue import Queue
+from imgqueue.records import Histogram as QueueHistogram
 
-from .jobs import state
+from . import state
 
 bp = Blueprint("metrics", __name__)
 
@@ -62,16 +63,14 @@ class RedisCollector(Collector):
         yield GaugeMetricFamily("imgqueue_jobs_processing", "Jobs being processed", value=stats["processing"])
         yield GaugeMetricFamily("imgqueue_workers_alive", "Worker processes with a fresh heartbeat",
                                 value=stats["workers"])
-        yield self._histogram("imgqueue_job_processing_seconds", "Time to resize one job", q.keys.processing_time)
-        yield self._histogram("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", q.keys.queue_wait)
+        histograms = q.histograms()
+        yield _family("imgqueue_job_processing_seconds", "Time to resize one job", histograms["processing"])
+        yield _family("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", histograms["wait"])
 
-    def _histogram(self, name: str, doc: str, key: str) -> HistogramMetricFamily:
-        raw = {str(k): v for k, v in self.queue.redis.hgetall(key).items()}
-        cumulative, buckets = 0, []
-        for bound in (*HISTOGRAM_BUCKETS, "+Inf"):
-            cumulative += int(raw.get(bound, 0))
-            buckets.append((bound if bound == "+Inf" else repr(float(bound)), cumulative))
-        return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=int(raw.get("sum_us", 0)) / 1e6)
+
+def _family(name: str, doc: str, histogram: QueueHistogram) -> HistogramMetricFamily:
+    buckets = [("+Inf" if bound == float("inf") else repr(bound), count) for bound, count in histogram.buckets]
+    return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=histogram.sum)
 
 
 def install(app: Flask) -> None:
@@ -99,7 +98,7 @@ def metrics() -> Response:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_ProcessLocal())
-    registry.register(RedisCollector(state().queue))
+    registry.register(RedisCollector(state.get().queue))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -1,1 +1,1 @@
-"""imgqueue tester: uploads sample images and follows their jobs to the end."""
+"""imgqueue's tester: an HTTP client that uploads a folder of images and follows every job to the end."""

@@ -8,11 +8,11 @@ import socket
 import sys
 import time
 
-from imgqueue import imaging
+from imgqueue import vips
 from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
 from imgqueue.logs import setup_logging
-from imgqueue.queue import Queue, connect
+from imgqueue.queue import Queue
 
 from .supervisor import Supervisor
 from .worker import REDIS_ERRORS
@@ -24,7 +24,7 @@ def healthcheck(settings: Settings) -> int:
     """Exit 0 when at least one worker on this host has a fresh heartbeat."""
     host = socket.gethostname()
     try:
-        workers = Queue(connect(settings), settings).workers()
+        workers = Queue.from_settings(settings).workers()
     except REDIS_ERRORS as exc:
         print(f"unhealthy: redis unavailable: {exc}")
         return 1
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "healthcheck":
         return healthcheck(settings)
-    if settings.imaging_engine == "vips" and not imaging.vips_available():
+    if settings.imaging_engine == "vips" and not vips.available():
         print("imgqueue-worker: IMAGING_ENGINE=vips needs pyvips and libvips "
               "(pip install pyvips pyvips-binary)", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ import redis
 from imgqueue.config import Settings
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
-from imgqueue.queue import Queue, connect
+from imgqueue.queue import Queue
 from imgqueue.storage import Storage
 
 from .worker import REDIS_ERRORS, Worker, new_worker_id
@@ -62,7 +62,7 @@ class Supervisor:
     @property
     def queue(self) -> Queue:
         if self._queue is None:
-            self._queue = Queue(connect(self.settings), self.settings)
+            self._queue = Queue.from_settings(self.settings)
         return self._queue
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -111,16 +111,16 @@ class Supervisor:
 
     def _enforce_time_limit(self, slot: Slot) -> None:
         try:
-            current, started, held = self.queue.redis.hmget(self.queue.keys.worker(slot.worker_id),
-                                                            ["current_job", "job_started", "held"])
+            state = self.queue.worker_state(slot.worker_id)
         except REDIS_ERRORS:
             return
-        if not current or not started:
+        if not state.current_job or not state.job_started:
             return
         # With prefetch, the jobs held were all started at once and run one after the other.
-        limit = self.settings.job_time_limit * max(1, int(held or 1)) + HARD_LIMIT_GRACE
-        if time.time() - float(started) <= limit:
+        limit = self.settings.job_time_limit * max(1, state.held) + HARD_LIMIT_GRACE
+        if time.time() - state.job_started <= limit:
             return
+        current = state.current_job
         log.error("job=%s worker=%s still running after %.0f s: killing the worker process",
                   current, slot.worker_id, limit)
         assert slot.process is not None
@@ -128,7 +128,7 @@ class Supervisor:
         slot.process.join(5)
         self._remove_temp_files(slot.process)
         try:
-            self.queue.finish(slot.worker_id, str(current), JobStatus.FAILED, {
+            self.queue.finish(slot.worker_id, current, JobStatus.FAILED, {
                 "error_code": "time_limit_exceeded",
                 "error": f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s "
                          "and its worker process was killed"})

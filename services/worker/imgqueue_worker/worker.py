@@ -23,7 +23,6 @@ import redis
 from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.errors import (
-    ConfigError,
     ImageError,
     InputMissing,
     InvalidSpec,
@@ -31,7 +30,9 @@ from imgqueue.errors import (
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import Outcome, Queue, connect, retry_delay
+from imgqueue.queue import Queue, retry_delay
+from imgqueue.records import Outcome
+from imgqueue.spec import Limits
 from imgqueue.storage import Storage, atomic_write
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,7 @@ class Worker:
         self.settings = settings
         self.id = worker_id or new_worker_id()
         self.storage = Storage(settings.upload_dir, settings.output_dir)
-        self.limits = imaging.Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension)
-        if settings.imaging_engine == "vips" and not imaging.vips_available():
-            raise ConfigError("IMAGING_ENGINE=vips needs pyvips and libvips (pip install pyvips pyvips-binary)")
+        self.limits = Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension)
         self.stopping = threading.Event()
         self.parent_pid = os.getppid()
         self._queue: Queue | None = None
@@ -70,7 +69,7 @@ class Worker:
     @property
     def queue(self) -> Queue:
         if self._queue is None:
-            self._queue = Queue(connect(self.settings), self.settings)
+            self._queue = Queue.from_settings(self.settings)
         return self._queue
 
     # --- life cycle --------------------------------------------------------------------------------
@@ -90,7 +89,7 @@ class Worker:
 
     def run(self) -> None:
         self.storage.ensure_dirs()
-        swept = self.storage.sweep_temp_files(older_than=2 * self.settings.job_time_limit + 60)
+        swept = self.storage.sweep_temp_files(older_than=self.settings.temp_file_max_age)
         if swept:
             log.info("worker=%s removed %d stale temp files", self.id, swept)
         self._with_redis(lambda: self.queue.register(self.id, self._info()))
@@ -120,7 +119,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         """Heartbeat every HEARTBEAT_INTERVAL, recovery every RECOVERY_INTERVAL, notice our parent dying."""
-        queue = Queue(connect(self.settings), self.settings)
+        queue = Queue.from_settings(self.settings)
         next_recovery = 0.0
         next_sweep = time.monotonic() + 60
         tick = min(self.settings.heartbeat_interval, self.settings.recovery_interval)
@@ -138,7 +137,7 @@ class Worker:
                     self.recover(queue)
                     next_recovery = time.monotonic() + self.settings.recovery_interval
                 if time.monotonic() >= next_sweep:  # temp files of processes that died on other hosts
-                    self.storage.sweep_temp_files(older_than=2 * self.settings.job_time_limit + 60)
+                    self.storage.sweep_temp_files(older_than=self.settings.temp_file_max_age)
                     next_sweep = time.monotonic() + 60
             except REDIS_ERRORS as exc:
                 log.warning("worker=%s heartbeat failed: %s", self.id, exc)

@@ -1,7 +1,8 @@
--- Shared by every imgqueue script. Python prepends this file to each script body.
--- The caller passes key-name pieces in ARGV so that key names are defined only in keys.py.
--- ARGV[1] now (epoch seconds), ARGV[2] job TTL (s), ARGV[3] events channel,
--- ARGV[4] job key prefix ("job:"), ARGV[5] status key suffix (":status").
+-- The prelude of every imgqueue script: Python (queue._lua) prepends this file to each script body, and
+-- every script passes these five arguments first, so key names stay defined only in keys.py:
+--   ARGV[1] now (epoch seconds, 3 decimals)   ARGV[2] job TTL (seconds)   ARGV[3] events channel
+--   ARGV[4] job key prefix ("job:")           ARGV[5] status key suffix (":status")
+-- A script's own arguments start at ARGV[6]; its header lists them.
 local NOW = ARGV[1]
 local TTL = tonumber(ARGV[2])
 local CHANNEL = ARGV[3]
@@ -42,7 +43,7 @@ end
 -- Histograms (processing time, queue wait): a hash whose fields are the bucket upper bounds as given
 -- in `bounds` (a comma-separated string from queue.HISTOGRAM_BUCKETS) and '+Inf', each counting the
 -- observations of its bucket alone, and 'sum_us', the sum in whole microseconds (HINCRBY is much
--- cheaper than HINCRBYFLOAT). The count is the sum of the buckets.
+-- cheaper than HINCRBYFLOAT). The count is the sum of the buckets. Queue.histograms() reads them back.
 local function observe(hist, value, bounds)
   local field = '+Inf'
   for b in string.gmatch(bounds, '[^,]+') do
@@ -56,9 +57,10 @@ local function hash_fields(id)
   return redis.call('HGETALL', hash_key(id))
 end
 
--- Start a job that sits in this worker's processing list. Returns the record, or nil when the
--- entry was stale (job finished, expired or already running) and has been dropped from the list.
-local function claim(id, processing, worker_hash, stats, worker_id)
+-- Start a job that sits in this worker's processing list: status 'processing', attempts + 1. Returns
+-- the record, or nil when the entry was stale (job finished, expired or already running elsewhere) and
+-- has been dropped from the list.
+local function start_job(id, processing, worker_hash, stats, worker_id)
   local st = get_status(id)
   if st == 'processing' and redis.call('HGET', hash_key(id), 'worker') == worker_id then
     return hash_fields(id)  -- ours already: an earlier reply was lost on the way back
@@ -74,15 +76,16 @@ local function claim(id, processing, worker_hash, stats, worker_id)
   return hash_fields(id)
 end
 
--- Move up to `wanted` jobs from the queue to the processing list and start them, appending each record
--- to `result`; stale ids met on the way are dropped (at most 100 of them). Returns the first id started.
-local function take(wanted, queue, processing, worker_hash, stats, worker_id, result)
+-- Move up to `wanted` jobs from the queue's head to the processing list (LMOVE) and start each one,
+-- appending its record to `result`; stale ids met on the way are dropped (at most 100 of them).
+-- Returns the first id started, or nil.
+local function pull_jobs(wanted, queue, processing, worker_hash, stats, worker_id, result)
   local first, taken, tries = nil, 0, 0
   while taken < wanted and tries < wanted + 100 do
     tries = tries + 1
     local next_id = redis.call('LMOVE', queue, processing, 'RIGHT', 'LEFT')
     if not next_id then break end
-    local fields = claim(next_id, processing, worker_hash, stats, worker_id)
+    local fields = start_job(next_id, processing, worker_hash, stats, worker_id)
     if fields then
       result[#result + 1] = fields
       taken = taken + 1

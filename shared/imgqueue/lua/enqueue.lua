@@ -1,8 +1,10 @@
 -- Queue jobs: for each, write its record and status, index it, push it and publish 'queued', all in
 -- one atomic script, so that no worker can take an id whose record does not exist yet.
--- KEYS[1] queue list, KEYS[2] index, KEYS[3] stats.
--- ARGV[6] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch or absent},
--- ARGV[7] bytes uploaded.
+-- KEYS[1] queue list   KEYS[2] index (sorted set)   KEYS[3] stats hash
+-- ARGV[1..5] the prelude's (common.lua)
+-- ARGV[6] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch or absent}
+-- ARGV[7] bytes uploaded
+-- Returns the number of jobs queued.
 local jobs = cjson.decode(ARGV[6])
 for _, j in ipairs(jobs) do
   local h = hash_key(j.i)

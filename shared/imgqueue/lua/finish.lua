@@ -1,9 +1,10 @@
--- Record the outcomes of one or more jobs and, if asked, atomically take and start the next ones.
--- KEYS[1] processing list, KEYS[2] worker hash, KEYS[3] stats, KEYS[4] queue, KEYS[5] delayed set,
--- KEYS[6] processing-time histogram, KEYS[7] queue-wait histogram.
--- ARGV[6] worker id, ARGV[7] JSON array of outcomes {id, outcome: done|failed|retry, fields, retry_at},
--- ARGV[8] how many queued jobs to take next (0: none), ARGV[9] histogram bucket bounds.
--- Returns {{applied flag per outcome}, record of each job taken...}.
+-- Record the outcomes of one or more jobs and, if asked, atomically pull and start the next ones.
+-- KEYS[1] processing list   KEYS[2] worker hash   KEYS[3] stats hash   KEYS[4] queue list
+-- KEYS[5] delayed set       KEYS[6] processing-time histogram   KEYS[7] queue-wait histogram
+-- ARGV[1..5] the prelude's (common.lua)
+-- ARGV[6] worker id   ARGV[7] JSON array of outcomes {id, outcome: done|failed|retry, fields, retry_at}
+-- ARGV[8] how many queued jobs to pull next (0: none)   ARGV[9] histogram bucket bounds
+-- Returns {{applied flag per outcome}, record of each job pulled...}.
 local worker_id, bounds = ARGV[6], ARGV[9]
 
 local function record(id, outcome, given, retry_at)
@@ -49,9 +50,9 @@ for i, o in ipairs(cjson.decode(ARGV[7])) do
   applied[i] = record(o.id, o.outcome, o.fields, o.retry_at or 0)
 end
 local result = {applied}
-local first = take(tonumber(ARGV[8]), KEYS[4], KEYS[1], KEYS[2], KEYS[3], worker_id, result)
+local first = pull_jobs(tonumber(ARGV[8]), KEYS[4], KEYS[1], KEYS[2], KEYS[3], worker_id, result)
 if first then
-  -- claim() marked each one current: the first is the one being worked on; 'held' jobs in all.
+  -- start_job() marked each one current: the first is the one being worked on; 'held' jobs in all.
   redis.call('HSET', KEYS[2], 'current_job', first, 'held', #result - 1)
 else
   redis.call('HSET', KEYS[2], 'current_job', '', 'job_started', '', 'held', 0)

@@ -3,10 +3,11 @@
 -- 2. for every registered worker whose heartbeat key is gone (or the one named in ARGV[11]),
 --    put the jobs of its processing list back at the head of the queue, or fail those that have
 --    now lost their worker ARGV[10] times, then forget the worker.
--- KEYS[1] workers set, KEYS[2] queue, KEYS[3] delayed set, KEYS[4] stats.
--- ARGV[6] heartbeat key prefix, ARGV[7] processing list prefix, ARGV[8] worker hash prefix,
--- ARGV[9] max due retries to move, ARGV[10] max losses, ARGV[11] worker id to release now ('' none),
--- ARGV[12] '1' if releasing counts as a loss.
+-- KEYS[1] workers set   KEYS[2] queue list   KEYS[3] delayed set   KEYS[4] stats hash
+-- ARGV[1..5] the prelude's (common.lua)
+-- ARGV[6] heartbeat key prefix   ARGV[7] processing list prefix   ARGV[8] worker hash prefix
+-- ARGV[9] most due retries to move   ARGV[10] losses after which a job fails
+-- ARGV[11] worker id to release now ('' none)   ARGV[12] '1' if releasing counts as a loss
 -- Returns {promoted count, requeued ids, failed ids, {{worker id, host, pid}, ...}}.
 local hb_prefix, proc_prefix, worker_prefix = ARGV[6], ARGV[7], ARGV[8]
 local max_lost = tonumber(ARGV[10])

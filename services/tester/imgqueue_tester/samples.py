@@ -1,7 +1,7 @@
 """Generate a varied set of sample images: sizes, formats, EXIF orientations, alpha, palette, 16-bit,
-CMYK and animation. Used by the tests, the tester's default sample set and the benchmarks.
+CMYK and animation. The tester's default sample set; the tests and benchmarks use it too.
 
-    python -m imgqueue.samples OUT_DIR [--count 50] [--seed 1] [--max-side 2400]
+    python -m imgqueue_tester.samples OUT_DIR [--count 50] [--seed 1] [--max-side 2400]
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def generate(folder: Path, count: int = 20, seed: int = 1, max_side: int = 2400,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imgqueue.samples", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m imgqueue_tester.samples", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--count", type=int, default=50)

@@ -1,0 +1,186 @@
+"""``Client``: submit images, read and wait for jobs, download results, follow live events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+STATUSES = ("queued", "processing", "retrying", "done", "failed")  # a job's life, in order
+TERMINAL = frozenset({"done", "failed"})  # a job in one of these statuses will not change again
+_BATCH = 100  # job ids per GET /jobs?ids=
+
+
+class ApiError(Exception):
+    """The API answered with an error: ``status`` (HTTP), ``code`` and ``message`` from its JSON body."""
+
+    def __init__(self, status: int, code: str, message: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status, self.code, self.message, self.body = status, code, message, body or {}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event: ``name`` (open, job, summary, resync, overflow, stop) and its JSON ``data``."""
+
+    name: str
+    data: dict[str, Any]
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 30.0, session: requests.Session | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    # --- uploads -----------------------------------------------------------------------------------
+
+    def submit(self, image: str | Path | bytes | IO[bytes], width: int | str | None = None,
+               height: int | str | None = None, *, filename: str | None = None, **options: Any) -> dict[str, Any]:
+        """Upload one image (``POST /upload``); ``options`` are the resize fields (fit, format, quality,
+        progressive, without_enlargement, background). Returns ``{"jobId", "status", "statusUrl", ...}``."""
+        form = _form(width, height, options)
+        if isinstance(image, (str, Path)):
+            path = Path(image)
+            with path.open("rb") as fh:
+                return self._json("POST", "/upload", files={"image": (filename or path.name, fh)}, data=form)
+        return self._json("POST", "/upload", files={"image": (filename or "image", image)}, data=form)
+
+    def submit_many(self, paths: Iterable[str | Path], width: int | str | None = None,
+                    height: int | str | None = None, **options: Any) -> dict[str, Any]:
+        """Upload several images as one batch (``POST /jobs``): all are queued, or none."""
+        with ExitStack() as stack:
+            files = [("images", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
+            return self._json("POST", "/jobs", files=files, data=_form(width, height, options))
+
+    # --- reading jobs ------------------------------------------------------------------------------
+
+    def status(self, job_id: str) -> str:
+        return str(self._json("GET", f"/jobs/{job_id}/status")["status"])
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/jobs/{job_id}")
+
+    def jobs(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of these jobs (unknown or expired ids are left out), fetched 100 at a time."""
+        wanted, found = list(ids), []
+        for start in range(0, len(wanted), _BATCH):
+            chunk = ",".join(wanted[start:start + _BATCH])
+            found += list(self._json("GET", "/jobs", params={"ids": chunk, "limit": str(_BATCH)})["jobs"])
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        return self._json("GET", "/stats")
+
+    def ready(self) -> bool:
+        try:
+            return self.session.get(f"{self.url}/readyz", timeout=min(self.timeout, 5)).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready():
+                return True
+            time.sleep(0.5)
+        return False
+
+    def wait(self, job_id: str, timeout: float = 300.0, interval: float = 0.5) -> dict[str, Any]:
+        """Poll until the job is done or failed; returns its record. TimeoutError at the deadline."""
+        return self.wait_all([job_id], timeout, interval)[0]
+
+    def wait_all(self, ids: Iterable[str], timeout: float = 300.0, interval: float = 0.5) -> list[dict[str, Any]]:
+        wanted = list(ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.jobs(wanted)
+            if len(records) == len(wanted) and all(r["status"] in TERMINAL for r in records):
+                return records
+            if time.monotonic() + interval > deadline:
+                left = len(wanted) - sum(1 for r in records if r["status"] in TERMINAL)
+                raise TimeoutError(f"{left} of {len(wanted)} jobs not finished after {timeout:.0f} s")
+            time.sleep(interval)
+
+    def download(self, job_id: str, dest: str | Path) -> Path:
+        """Save the job's result to ``dest`` (a file, or a folder to put ``<jobId>.<ext>`` in)."""
+        resp = self._request("GET", f"/jobs/{job_id}/result", stream=True)
+        target = Path(dest)
+        if target.is_dir():
+            ext = resp.headers.get("content-type", "").rsplit("/", 1)[-1].replace("jpeg", "jpg")
+            target = target / f"{job_id}.{ext or 'bin'}"
+        with resp, target.open("wb") as out:
+            for chunk in resp.iter_content(1 << 16):
+                out.write(chunk)
+        return target
+
+    # --- live events -------------------------------------------------------------------------------
+
+    def iter_events(self, job_id: str | None = None, ids: Iterable[str] = (), batch: str | None = None,
+                    summary: bool = False, read_timeout: float = 40.0) -> Iterator[Event]:
+        """Follow ``/jobs/<job_id>/events`` (or ``/events``, narrowed by ``ids`` or ``batch``). The first
+        event, ``open``, says the stream is established (as EventSource's ``onopen``). The server sends a
+        keepalive every 15 s; ``read_timeout`` bounds a silent connection."""
+        if job_id:
+            path, params = f"/jobs/{job_id}/events", {}
+        else:
+            params = {"summary": "1" if summary else "0"}
+            if ids:
+                params["ids"] = ",".join(ids)
+            if batch:
+                params["batch"] = batch
+            path = "/events"
+        resp = self._request("GET", path, params=params, stream=True, timeout=(5, read_timeout))
+        with resp:
+            if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                raise ApiError(resp.status_code, "not_an_event_stream", resp.headers.get("content-type", ""))
+            yield Event("open", {})
+            yield from _parse_sse(resp.iter_lines(decode_unicode=True))
+
+    # --- plumbing ----------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        resp = self.session.request(method, f"{self.url}{path}", **kwargs)
+        if resp.status_code >= 400:
+            raise _error(resp)
+        return resp
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body = self._request(method, path, **kwargs).json()
+        if not isinstance(body, dict):
+            raise ApiError(200, "unexpected_body", f"expected a JSON object, got {type(body).__name__}")
+        return body
+
+
+def _form(width: int | str | None, height: int | str | None, options: dict[str, Any]) -> dict[str, str]:
+    form = {"width": width, "height": height, **options}
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in form.items() if v is not None}
+
+
+def _error(resp: requests.Response) -> ApiError:
+    try:
+        body = resp.json()
+        err = body["error"]
+        return ApiError(resp.status_code, str(err["code"]), str(err["message"]), err)
+    except (ValueError, KeyError, TypeError):
+        return ApiError(resp.status_code, "http_error", resp.text[:200])
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[Event]:
+    name, data = "message", ""
+    for line in lines:
+        if line == "":
+            if data:
+                yield Event(name, json.loads(data))
+            name, data = "message", ""
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()

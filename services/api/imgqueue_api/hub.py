@@ -1,0 +1,103 @@
+"""One ``EventHub`` per API process: a single subscription to the job-events channel, fanned out to every
+open stream (an in-process queue each), and one summary every few seconds for all of them. So 200 open
+streams cost 200 queues, not 200 Redis connections or 200 pollers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue as stdqueue
+import threading
+import time
+from typing import Any
+
+import redis
+
+from imgqueue.queue import Queue
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE = 15.0
+SUMMARY_INTERVAL = 2.0
+_BACKLOG = 10_000  # events buffered per stream before it is cut off as too slow
+OVERFLOW = {"type": "overflow"}
+RESYNC = {"type": "resync"}
+
+Listener = stdqueue.Queue[dict[str, Any]]
+
+
+def summary_of(q: Queue) -> dict[str, Any]:
+    workers = q.workers()
+    return {"type": "summary", "ts": time.time(), "counts": q.stats(workers), "workers": workers}
+
+
+class EventHub:
+    def __init__(self, q: Queue) -> None:
+        self.queue = q
+        self._listeners: set[Listener] = set()
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._started = False
+
+    def subscribe(self, timeout: float = 5.0) -> Listener:
+        """A queue that receives every event from now on. Raises redis.ConnectionError if Redis is down."""
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._listen, name="events-listener", daemon=True).start()
+                threading.Thread(target=self._summarise, name="events-summary", daemon=True).start()
+            listener: Listener = stdqueue.Queue(maxsize=_BACKLOG)
+            self._listeners.add(listener)
+        if not self._subscribed.wait(timeout):
+            self.unsubscribe(listener)
+            raise redis.ConnectionError("cannot subscribe to job events")
+        return listener
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+    def _broadcast(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener.put_nowait(event)
+            except stdqueue.Full:  # a stream that does not read: cut it off rather than grow without bound
+                self.unsubscribe(listener)
+                with contextlib.suppress(stdqueue.Full, stdqueue.Empty):
+                    listener.get_nowait()
+                    listener.put_nowait(OVERFLOW)
+
+    def _listen(self) -> None:
+        delay = 0.2
+        while True:
+            subscription = None
+            try:
+                subscription = self.queue.subscribe()
+                self._subscribed.set()
+                delay = 0.2
+                while True:
+                    event = subscription.get(timeout=KEEPALIVE)
+                    if event is not None:
+                        self._broadcast({**event, "type": "job"})
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                self._subscribed.clear()
+                log.warning("events subscription lost (%s); reconnecting in %.1f s", exc, delay)
+                self._broadcast(RESYNC)  # streams may have missed events: tell clients
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                if subscription is not None:
+                    subscription.close()
+
+    def _summarise(self) -> None:
+        while True:
+            time.sleep(SUMMARY_INTERVAL)
+            if not self._listeners:
+                continue
+            try:
+                summary = summary_of(self.queue)
+            except (redis.ConnectionError, redis.TimeoutError):
+                continue
+            self._broadcast(summary)

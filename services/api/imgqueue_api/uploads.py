@@ -1,0 +1,111 @@
+"""Uploads. The demo's contract: ``POST /upload`` (field ``image``, ``width``, ``height``) answers
+``202 {"jobId", "status": "queued", "statusUrl"}``. ``POST /jobs`` takes several files at once."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import FileStorage
+
+from imgqueue import imaging
+from imgqueue.errors import ImageError
+from imgqueue.job import Job, new_job_id
+from imgqueue.spec import EXTENSIONS, ResizeSpec, output_format_for, parse_spec
+
+from . import state
+from .errors import ApiError
+from .jobs import accepted_entry
+
+log = logging.getLogger(__name__)
+bp = Blueprint("uploads", __name__)
+
+
+@bp.post("/upload")
+def upload() -> tuple[Response, int]:
+    """One file in field ``image`` (the demo's contract)."""
+    file = request.files.get("image")
+    if file is None:
+        raise ApiError("missing_file", "send the image as a multipart form field named 'image'")
+    (job,) = _enqueue([file])
+    return jsonify(accepted_entry(job)), 202
+
+
+@bp.post("/jobs")
+def create_jobs() -> tuple[Response, int]:
+    """Several files in field ``images`` (``image`` accepted too), all with the same options."""
+    files = request.files.getlist("images") + request.files.getlist("image")
+    if not files:
+        raise ApiError("missing_file", "send one or more images as multipart form fields named 'images'")
+    limit = state.get().settings.max_files_per_request
+    if len(files) > limit:
+        raise ApiError("too_many_files", f"{len(files)} files, more than the limit of {limit}")
+    jobs = _enqueue(files)
+    return jsonify(batch=jobs[0].batch or None, jobs=[accepted_entry(j) for j in jobs]), 202
+
+
+def _enqueue(files: list[FileStorage]) -> list[Job]:
+    """Check and store every file, then queue them all in one step: all or nothing."""
+    st = state.get()
+    spec = parse_spec(request.form, st.limits, st.writable,
+                      (st.settings.default_width, st.settings.default_height))
+    batch = new_job_id() if len(files) > 1 else ""
+    accepted: list[Job] = []
+    try:
+        for index, file in enumerate(files):
+            accepted.append(_accept_nth(file, index, len(files), spec, batch))
+        st.queue.enqueue_many(accepted)
+    except BaseException:
+        for job in accepted:
+            st.storage.remove(job.input_path)
+        raise
+    for job in accepted:
+        log.info("job=%s status=queued filename=%r input=%dx%d/%s/%dB spec=%s", job.id, job.filename,
+                 job.input_width, job.input_height, job.input_format, job.input_bytes, job.spec.to_dict())
+    return accepted
+
+
+def _accept_nth(file: FileStorage, index: int, count: int, spec: ResizeSpec, batch: str) -> Job:
+    """``_accept``, with a refusal in a batch naming the file and saying that nothing was queued."""
+    try:
+        return _accept(file, spec, batch)
+    except ApiError as exc:
+        if count > 1:
+            exc.details["index"] = index
+            exc.message = f"file {index} ({file.filename or 'unnamed'}): {exc.message}; nothing was queued"
+            exc.args = (exc.message,)
+        raise
+
+
+def _accept(file: FileStorage, spec: ResizeSpec, batch: str) -> Job:
+    """Check one uploaded file and store it under its job id. Raises ApiError."""
+    st = state.get()
+    name = (file.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
+    where = {"filename": name} if name else {}
+    size = _size(file)
+    if size == 0:
+        raise ApiError("empty_file", "the uploaded file is empty", **where)
+    if size > st.settings.max_upload_bytes:
+        raise ApiError("file_too_large",
+                       f"the file is {size} bytes, more than the limit of {st.settings.max_upload_bytes}", **where)
+    try:
+        info = imaging.probe(file.stream, st.limits)
+    except ImageError as exc:
+        raise ApiError(exc.code, str(exc), **where) from None
+    file.stream.seek(0)
+    job_id = new_job_id()
+    in_ext = EXTENSIONS.get(info.format, info.format.lower())
+    out_fmt = output_format_for(info.format, spec, st.writable)
+    path, nbytes = st.storage.save_upload(job_id, in_ext, file.stream)
+    return Job(id=job_id, spec=spec, input_path=str(path),
+               output_path=str(st.storage.output_path(job_id, EXTENSIONS[out_fmt])),
+               filename=name, batch=batch, input_format=info.format.lower(), input_width=info.width,
+               input_height=info.height, input_bytes=nbytes)
+
+
+def _size(file: FileStorage) -> int:
+    stream = file.stream
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size

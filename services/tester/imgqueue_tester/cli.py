@@ -1,0 +1,152 @@
+"""``imgqueue-tester``: upload a folder of images, follow every job to the end, print a table.
+
+Exit code: 0 when every job is ``done`` (with ``--allow-failures``: when every job reached a terminal
+status); 1 when a job failed or an upload was refused; 2 when the deadline passed first; 3 when the
+API never became ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from imgqueue_client import Client
+
+from .follow import EventFollower, Tracked, poll, upload
+from .samples import generate
+from .view import LiveView, report
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".bmp", ".tif", ".tiff"}
+RESYNC_EVERY = 10.0  # seconds between full reads while following live (a cheap safety net)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="imgqueue-tester", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--api", default="http://127.0.0.1:8000", help="API base URL (default %(default)s)")
+    p.add_argument("--images", type=Path, help="folder of images to upload (default: generate --generate images)")
+    p.add_argument("--generate", type=int, default=30, help="images to generate when --images is not given")
+    p.add_argument("--clear-output", type=Path, help="empty this output folder before starting")
+    p.add_argument("--width", default="300")
+    p.add_argument("--height", default="300")
+    p.add_argument("--fit", default=None)
+    p.add_argument("--format", default=None)
+    p.add_argument("--concurrency", type=int, default=8, help="uploads in flight at once")
+    p.add_argument("--timeout", type=float, default=300.0, help="deadline for the whole run, in seconds")
+    p.add_argument("--poll-interval", type=float, default=0.5)
+    p.add_argument("--allow-failures", action="store_true", help="exit 0 if every job ended, done or failed")
+    p.add_argument("--poll", action="store_true", help="poll job records instead of following /events")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    deadline = time.monotonic() + args.timeout
+    with tempfile.TemporaryDirectory(prefix="imgqueue-samples-") as tmp:
+        if args.images:
+            paths = find_images(args.images) if args.images.is_dir() else []
+        else:
+            paths = generate(Path(tmp), args.generate, max_side=1600)
+        if not paths:
+            print(f"no images found in {args.images}", file=sys.stderr)
+            return 1
+        if args.clear_output:
+            clear_folder(args.clear_output)
+        return run(args, paths, deadline)
+
+
+def find_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def clear_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def run(args: argparse.Namespace, paths: list[Path], deadline: float) -> int:
+    client = _client(args)
+    if not client.wait_ready(max(0.0, deadline - time.monotonic())):
+        print(f"the API at {client.url} did not become ready before the deadline", file=sys.stderr)
+        return 3
+    items = [Tracked(p) for p in paths]
+    view = LiveView(len(items), sys.stderr)
+    follower = None if args.poll else _start_following(client)
+    t0 = time.monotonic()
+    upload_all(client, items, args, view, t0)
+    live = follower is not None and not follower.failed
+    print("following jobs " + ("live (server-sent events)" if live else "by polling"), file=sys.stderr)
+    try:
+        follow_until_done(client, items, follower, view, t0, deadline, args.poll_interval)
+    finally:
+        if follower is not None:
+            follower.close()
+    elapsed = time.monotonic() - t0
+    view.show(items, elapsed, final=True)
+    report(items, elapsed, sys.stdout)
+    return exit_code(items, args.allow_failures)
+
+
+def _client(args: argparse.Namespace) -> Client:
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=max(10, args.concurrency)))
+    return Client(args.api, timeout=60, session=session)
+
+
+def _start_following(client: Client) -> EventFollower:
+    """Subscribe before the uploads, so that no transition is missed."""
+    follower = EventFollower(client)
+    follower.start()
+    follower.connected.wait(10)
+    return follower
+
+
+def upload_all(client: Client, items: list[Tracked], args: argparse.Namespace, view: LiveView, t0: float) -> None:
+    form = {k: v for k, v in {"width": args.width, "height": args.height, "fit": args.fit,
+                              "format": args.format}.items() if v}
+    print(f"uploading {len(items)} images to {client.url} ({args.concurrency} at a time)", file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        futures = [pool.submit(upload, client, item, form) for item in items]
+        while not all(f.done() for f in futures):
+            view.show(items, time.monotonic() - t0)
+            time.sleep(0.2)
+
+
+def follow_until_done(client: Client, items: list[Tracked], follower: EventFollower | None, view: LiveView,
+                      t0: float, deadline: float, poll_interval: float) -> None:
+    """Until every job ended or the deadline: statuses from the stream (records of those that end), or
+    from polling when there is no stream."""
+    poll(client, items)  # one full read: the starting point, whatever the stream said so far
+    last_sync = time.monotonic()
+    while time.monotonic() < deadline and not all(i.ended for i in items):
+        live = follower is not None and not follower.failed
+        if live and follower is not None:
+            finished = follower.apply(items)
+            if finished:
+                poll(client, finished, refresh=True)  # sizes, ms and reasons of those that ended
+            if time.monotonic() - last_sync > RESYNC_EVERY:
+                poll(client, items)
+                last_sync = time.monotonic()
+        else:
+            poll(client, items)
+        view.show(items, time.monotonic() - t0)
+        time.sleep(0.1 if live else poll_interval)
+
+
+def exit_code(items: list[Tracked], allow_failures: bool) -> int:
+    if not all(i.ended for i in items):
+        print("deadline passed before every job finished", file=sys.stderr)
+        return 2
+    return 0 if allow_failures or all(i.status == "done" for i in items) else 1
