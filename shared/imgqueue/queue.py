@@ -31,6 +31,11 @@ from .errors import JobNotFound
 from .job import Job, JobStatus
 from .records import BatchFinished, DeadWorker, Finished, Histogram, Outcome, Recovery, WorkerState
 
+# What callers catch instead of importing redis: Redis cannot be reached right now (worth retrying), and
+# any failure of a Redis call at all.
+UNAVAILABLE: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+FAILURE: type[Exception] = redis.RedisError
+
 PROMOTE_BATCH = 1000
 ENQUEUE_CHUNK = 500
 # Upper bounds (seconds) of the processing-time and queue-wait histograms kept in Redis.

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from imgqueue.errors import ImgqueueError
+from imgqueue.queue import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,12 @@ def register(app: Flask) -> None:
         body = {"code": code, "message": exc.description or exc.name}
         return jsonify(error=body), exc.code or 500
 
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
     def _redis_down(exc: Exception) -> tuple[Response, int]:
         log.warning("redis unavailable: %s", exc)
         return error_response("redis_unavailable", "the job store (Redis) is unavailable; try again shortly")
+
+    for kind in UNAVAILABLE:
+        app.register_error_handler(kind, _redis_down)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -11,9 +11,9 @@ import threading
 import time
 from typing import Any
 
-import redis
+from imgqueue.queue import UNAVAILABLE, Queue
 
-from imgqueue.queue import Queue
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class EventHub:
         self._started = False
 
     def subscribe(self, timeout: float = 5.0) -> Listener:
-        """A queue that receives every event from now on. Raises redis.ConnectionError if Redis is down."""
+        """A queue that receives every event from now on. Raises ApiError (503) if Redis is down."""
         with self._lock:
             if not self._started:
                 self._started = True
@@ -50,7 +50,8 @@ class EventHub:
             self._listeners.add(listener)
         if not self._subscribed.wait(timeout):
             self.unsubscribe(listener)
-            raise redis.ConnectionError("cannot subscribe to job events")
+            raise ApiError("redis_unavailable", "cannot subscribe to job events: the job store (Redis) is "
+                           "unavailable; try again shortly")
         return listener
 
     def unsubscribe(self, listener: Listener) -> None:
@@ -81,7 +82,7 @@ class EventHub:
                     event = subscription.get(timeout=KEEPALIVE)
                     if event is not None:
                         self._broadcast({**event, "type": "job"})
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 self._subscribed.clear()
                 log.warning("events subscription lost (%s); reconnecting in %.1f s", exc, delay)
                 self._broadcast(RESYNC)  # streams may have missed events: tell clients
@@ -98,6 +99,6 @@ class EventHub:
                 continue
             try:
                 summary = summary_of(self.queue)
-            except (redis.ConnectionError, redis.TimeoutError):
+            except UNAVAILABLE:
                 continue
             self._broadcast(summary)

@@ -12,10 +12,9 @@ from imgqueue import vips
 from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
 from imgqueue.logs import setup_logging
-from imgqueue.queue import Queue
+from imgqueue.queue import UNAVAILABLE, Queue
 
 from .supervisor import Supervisor
-from .worker import REDIS_ERRORS
 
 log = logging.getLogger("imgqueue_worker")
 
@@ -25,7 +24,7 @@ def healthcheck(settings: Settings) -> int:
     host = socket.gethostname()
     try:
         workers = Queue.from_settings(settings).workers()
-    except REDIS_ERRORS as exc:
+    except UNAVAILABLE as exc:
         print(f"unhealthy: redis unavailable: {exc}")
         return 1
     mine = [w for w in workers if w.get("host") == host]

@@ -19,15 +19,13 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
-import redis
-
 from imgqueue.config import Settings
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
-from imgqueue.queue import Queue
+from imgqueue.queue import FAILURE, UNAVAILABLE, Queue
 from imgqueue.storage import Storage
 
-from .worker import REDIS_ERRORS, Worker, new_worker_id
+from .worker import Worker, new_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +110,7 @@ class Supervisor:
     def _enforce_time_limit(self, slot: Slot) -> None:
         try:
             state = self.queue.worker_state(slot.worker_id)
-        except REDIS_ERRORS:
+        except UNAVAILABLE:
             return
         if not state.current_job or not state.job_started:
             return
@@ -132,7 +130,7 @@ class Supervisor:
                 "error_code": "time_limit_exceeded",
                 "error": f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s "
                          "and its worker process was killed"})
-        except REDIS_ERRORS as exc:
+        except UNAVAILABLE as exc:
             log.warning("could not fail job=%s: %s", current, exc)
         self._release(slot.worker_id, count_loss=False)
         self._start(slot)
@@ -144,7 +142,7 @@ class Supervisor:
     def _release(self, worker_id: str, count_loss: bool) -> None:
         try:
             found = self.queue.recover(release_worker=worker_id, count_loss=count_loss)
-        except (*REDIS_ERRORS, redis.ResponseError) as exc:
+        except FAILURE as exc:
             log.warning("could not hand back the jobs of worker=%s: %s (recovery will)", worker_id, exc)
             return
         if found.requeued or found.failed:

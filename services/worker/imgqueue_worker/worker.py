@@ -18,8 +18,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-import redis
-
 from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.errors import (
@@ -30,7 +28,7 @@ from imgqueue.errors import (
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import Queue, retry_delay
+from imgqueue.queue import UNAVAILABLE, Queue, retry_delay
 from imgqueue.records import Outcome
 from imgqueue.spec import Limits
 from imgqueue.storage import Storage, atomic_write
@@ -38,7 +36,6 @@ from imgqueue.storage import Storage, atomic_write
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 # How long to keep retrying Redis when recording an outcome before giving up (the job is then
 # recovered by another worker once our heartbeat expires).
 REDIS_PATIENCE = 300.0
@@ -109,7 +106,7 @@ class Worker:
             beat.join(timeout=self.settings.heartbeat_interval + 1)
             try:
                 self.queue.unregister(self.id)
-            except REDIS_ERRORS as exc:
+            except UNAVAILABLE as exc:
                 log.warning("worker=%s could not unregister: %s", self.id, exc)
             log.info("worker=%s stopped", self.id)
 
@@ -139,7 +136,7 @@ class Worker:
                 if time.monotonic() >= next_sweep:  # temp files of processes that died on other hosts
                     self.storage.sweep_temp_files(older_than=self.settings.temp_file_max_age)
                     next_sweep = time.monotonic() + 60
-            except REDIS_ERRORS as exc:
+            except UNAVAILABLE as exc:
                 log.warning("worker=%s heartbeat failed: %s", self.id, exc)
                 next_recovery = next_recovery or 1.0
 
@@ -233,7 +230,7 @@ class Worker:
         while True:
             try:
                 return call()
-            except REDIS_ERRORS as exc:
+            except UNAVAILABLE as exc:
                 if time.monotonic() + delay > deadline:
                     raise
                 log.warning("worker=%s redis unavailable (%s); retrying in %.1f s", self.id, exc, delay)

@@ -1,0 +1,113 @@
+"""The code's shape, checked: one door into Redis, a core that knows nothing of HTTP or Pillow where it
+should not, a tester that is only an HTTP client, short modules and no import cycles."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {
+    "imgqueue": ROOT / "shared" / "imgqueue",
+    "imgqueue_client": ROOT / "client" / "imgqueue_client",
+    "imgqueue_api": ROOT / "services" / "api" / "imgqueue_api",
+    "imgqueue_worker": ROOT / "services" / "worker" / "imgqueue_worker",
+    "imgqueue_tester": ROOT / "services" / "tester" / "imgqueue_tester",
+    "imgqueue_dev": ROOT / "dev" / "imgqueue_dev",
+}
+DOOR = {PACKAGES["imgqueue"] / "queue.py", PACKAGES["imgqueue"] / "keys.py"}
+MAX_LINES = 400
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package, folder in PACKAGES.items():
+        for path in folder.rglob("*.py"):
+            name = ".".join([package, *path.relative_to(folder).with_suffix("").parts])
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def imports_of(path: Path, module: str, known: frozenset[str] = frozenset()) -> set[str]:
+    """Absolute names of the modules ``module`` imports (relative imports resolved; ``from pkg import mod``
+    counts as importing ``pkg.mod`` alone when ``pkg.mod`` is one of the ``known`` modules)."""
+    out: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            names = {f"{base}.{alias.name}" for alias in node.names}
+            out.update(names)
+            if not names <= known:
+                out.add(base)
+    return out
+
+
+def test_no_module_is_longer_than_400_lines() -> None:
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in modules().values()}
+    long = {name: n for name, n in lengths.items() if n > MAX_LINES}
+    assert not long, long
+
+
+def test_only_the_queue_touches_redis() -> None:
+    """`import redis` and key-name literals live in keys.py and queue.py (and the Lua scripts) alone."""
+    offenders = []
+    key_literal = re.compile(r"""(?<!["'])["'](job:|imgqueue:)""")
+    for name, path in modules().items():
+        if path in DOOR or name.startswith("imgqueue_dev"):
+            continue
+        if any(i == "redis" or i.startswith("redis.") for i in imports_of(path, name)):
+            offenders.append(f"{name} imports redis")
+        if key_literal.search(path.read_text()):
+            offenders.append(f"{name} spells a Redis key")
+    assert not offenders, offenders
+
+
+def test_no_import_cycles() -> None:
+    mods = modules()
+    known = frozenset(mods)
+    graph = {name: {i for i in imports_of(path, name, known) if i in mods and i != name} for name, path in mods.items()}
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        seen[node] = 1
+        for nxt in sorted(graph[node]):
+            if seen.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join([*path[path.index(nxt):], nxt]))
+            if nxt not in seen:
+                visit(nxt, [*path, nxt])
+        seen[node] = 2
+
+    for name in sorted(graph):
+        if name not in seen:
+            visit(name, [name])
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    return set(out.stdout.split())
+
+
+def test_job_model_and_spec_do_not_load_pillow() -> None:
+    assert "PIL" not in loaded_after("import imgqueue.job, imgqueue.spec, imgqueue.queue")
+
+
+def test_core_knows_nothing_of_http() -> None:
+    loaded = loaded_after("import imgqueue.queue, imgqueue.imaging, imgqueue.storage, imgqueue.spec")
+    assert not loaded & {"flask", "werkzeug", "requests", "gunicorn"}, loaded
+
+
+def test_tester_is_only_an_http_client() -> None:
+    loaded = loaded_after("import imgqueue_tester.cli")
+    assert not loaded & {"redis", "imgqueue", "imgqueue_api", "imgqueue_worker"}, loaded
