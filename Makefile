@@ -96,7 +96,8 @@ test-upload: ## run the tester container: generated samples, or SAMPLES_DIR=/pat
 	@$(COMPOSE) ps --status running --services 2>/dev/null | grep -qx api || $(MAKE) --no-print-directory up
 	@# The exit code is read from the container: `compose run` reports 0 whatever it returned on Docker 20.10.
 	@name=imgqueue-tester-$$$$; \
-	$(COMPOSE) --profile test run --name $$name $(if $(SAMPLES_DIR),-v $(abspath $(SAMPLES_DIR)):/samples:ro) tester \
+	$(COMPOSE) --profile test run --name $$name $(if $(SAMPLES_DIR),-v $(abspath $(SAMPLES_DIR)):/samples:ro) \
+	  $(if $(IMGQUEUE_TOKEN),-e IMGQUEUE_TOKEN) tester \
 	  --api http://api:8000 --timeout 300 $(if $(SAMPLES_DIR),--images /samples,--generate 30); \
 	code=$$(docker inspect -f '{{.State.ExitCode}}' $$name); docker rm -f $$name >/dev/null; \
 	echo "tester exit code: $$code"; exit $$code

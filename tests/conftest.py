@@ -103,6 +103,8 @@ def api_server(local: LocalStack) -> LocalStack:
 
 @pytest.fixture
 def stack(api_server: LocalStack) -> LocalStack:
-    """gunicorn plus a worker supervisor with two processes."""
+    """gunicorn plus a worker supervisor with two processes, both registered (starting a process can take
+    seconds on a loaded machine: a test that wants both to work must not start before they are there)."""
     api_server.start_workers(2)
+    api_server.wait_workers(2)
     return api_server

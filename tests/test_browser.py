@@ -7,6 +7,7 @@ and their thumbnails to load. The screenshot is saved as test-results/dashboard.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 RESULTS = Path(__file__).resolve().parents[1] / "test-results"
+
+
+def until(page, script: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Evaluate ``script`` until it is truthy. (Playwright's wait_for_function compiles its predicate with
+    eval in the page, which the dashboard's Content-Security-Policy rightly forbids.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {script}")
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -32,8 +43,12 @@ def browser_page(tmp_path: Path):  # type: ignore[no-untyped-def]
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=FLAGS,
             viewport={"width": 1400, "height": 1000})
+        page = context.pages[0] if context.pages else context.new_page()
+        violations: list[str] = []  # the page's own code must live within its Content-Security-Policy
+        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
         try:
-            yield context.pages[0] if context.pages else context.new_page()
+            yield page
+            assert violations == [], violations
         finally:
             context.close()
 
@@ -44,8 +59,8 @@ def test_dashboard_upload_goes_live_to_done(stack: LocalStack, browser_page, tmp
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(stack.url + "/", wait_until="domcontentloaded")
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'", timeout=20_000)
-    page.wait_for_function("document.getElementById('c-workers').textContent === '2'", timeout=30_000)
+    until(page, "document.getElementById('conn').textContent === 'live'", 20)
+    until(page, "document.getElementById('c-workers').textContent === '2'", 30)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
     images = generate(tmp_path / "upload", 2, seed=21, max_side=900)
@@ -54,17 +69,15 @@ def test_dashboard_upload_goes_live_to_done(stack: LocalStack, browser_page, tmp
     page.fill("#height", "120")
     page.select_option("#fit", "cover")
     page.click("#upload-button")
-    page.wait_for_function("document.getElementById('upload-msg').textContent.startsWith('Queued 2')",
-                           timeout=20_000)
-    page.wait_for_function(
-        """() => {
+    until(page, "document.getElementById('upload-msg').textContent.startsWith('Queued 2')", 20)
+    until(page, """() => {
             const imgs = [...document.querySelectorAll('.job[data-status="done"] .thumb img')];
             return imgs.length === 2 && imgs.every((img) => img.complete && img.naturalWidth === 160);
-        }""", timeout=60_000)
+        }""", 60)
     assert page.evaluate("window.__sameDocument") is True, "the page must update without a reload"
     names = page.locator(".job .name").all_inner_texts()
     assert sorted(names) == sorted(p.name for p in images)
-    page.wait_for_function("document.getElementById('c-done').textContent === '2'", timeout=20_000)
+    until(page, "document.getElementById('c-done').textContent === '2'", 20)
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "dashboard.png"), full_page=True)
     assert (RESULTS / "dashboard.png").stat().st_size > 10_000
@@ -80,3 +93,38 @@ def test_dashboard_is_served_without_external_resources(stack: LocalStack) -> No
     for asset in ("/static/dashboard.js", "/static/dashboard.css"):
         resp = requests.get(stack.url + asset, timeout=10)
         assert resp.status_code == 200 and "https://" not in resp.text
+
+
+@pytest.mark.timeout(180)
+def test_dashboard_asks_for_a_token_then_shows_the_callers_jobs_live(local: LocalStack, browser_page,  # type: ignore[no-untyped-def]
+                                                                       tmp_path: Path) -> None:
+    acme, globex = "acme-browser-token-0123456789", "globex-browser-token-012345"
+    local.settings = local.settings.with_overrides(auth_mode="token",
+                                                   api_tokens=f"acme:client:{acme},globex:client:{globex}")
+    local.start_api()
+    local.start_workers(1)
+    theirs = local.client_with(globex).submit(generate(tmp_path / "g", 1, seed=3, max_side=400)[0], 100, 100)
+    page = browser_page
+    page.goto(local.url + "/", wait_until="domcontentloaded")
+    page.wait_for_selector("#login:not([hidden])", timeout=20_000)
+    assert page.is_hidden("#main")
+    page.fill("#token", "not-a-token")
+    page.click("#login-form button")
+    until(page, "document.getElementById('login-msg').textContent.includes('refused')", 20)
+    page.fill("#token", acme)
+    page.click("#login-form button")
+    until(page, "document.getElementById('conn').textContent === 'live'", 20)
+    assert page.inner_text("#who") == "acme · client"
+    assert page.is_hidden("#workers-panel") and page.is_hidden(".cards"), "queue-wide panels are for admins"
+    images = generate(tmp_path / "upload", 2, seed=22, max_side=700)
+    page.set_input_files("#files", [str(p) for p in images])
+    page.click("#upload-button")
+    until(page, """() => {
+            const imgs = [...document.querySelectorAll('.job[data-status="done"] .thumb img')];
+            return imgs.length === 2 && imgs.every((img) => img.complete && img.naturalWidth === 300);
+        }""", 60)
+    shown = page.evaluate("[...document.querySelectorAll('.job')].map((card) => card.dataset.id)")
+    assert theirs["jobId"] not in shown, "another tenant's job never reaches the page"
+    assert page.evaluate("sessionStorage.getItem('imgqueue-token')") == acme
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "dashboard-token.png"), full_page=True)

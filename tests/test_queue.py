@@ -13,7 +13,7 @@ from helpers import image_bytes, wait_for
 from imgqueue import keys
 from imgqueue.config import Settings
 from imgqueue.job import TERMINAL, Job, JobStatus
-from imgqueue.queue import Queue, retry_delay
+from imgqueue.queue import Queue
 from imgqueue_dev.stack import LocalStack
 
 
@@ -143,7 +143,7 @@ def test_retry_goes_to_delayed_set_then_back_to_the_queue(queue: Queue, make_job
 def test_retry_delay_is_exponential_with_jitter_and_capped(settings: Settings) -> None:
     s = settings.with_overrides(retry_backoff_base=1.0, retry_backoff_max=10.0)
     for n, base in [(0, 1), (1, 2), (2, 4), (3, 8), (6, 10)]:
-        delays = {retry_delay(s, n) for _ in range(20)}
+        delays = {s.retry_delay(n) for _ in range(20)}
         assert all(0.5 * base <= d < 1.5 * base for d in delays)
         assert len(delays) > 1
 

@@ -34,10 +34,15 @@ class Event:
 
 
 class Client:
-    def __init__(self, url: str, timeout: float = 30.0, session: requests.Session | None = None) -> None:
+    """``url``: the API's base URL; ``token``: an API token (AUTH_MODE=token), sent as a Bearer header."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0,
+                 session: requests.Session | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     # --- uploads -----------------------------------------------------------------------------------
 
@@ -111,14 +116,11 @@ class Client:
     def download(self, job_id: str, dest: str | Path) -> Path:
         """Save the job's result to ``dest`` (a file, or a folder to put ``<jobId>.<ext>`` in)."""
         resp = self._request("GET", f"/jobs/{job_id}/result", stream=True)
-        target = Path(dest)
-        if target.is_dir():
-            ext = resp.headers.get("content-type", "").rsplit("/", 1)[-1].replace("jpeg", "jpg")
-            target = target / f"{job_id}.{ext or 'bin'}"
-        with resp, target.open("wb") as out:
-            for chunk in resp.iter_content(1 << 16):
-                out.write(chunk)
-        return target
+        return _save(resp, Path(dest), job_id)
+
+    def me(self) -> dict[str, Any]:
+        """Who the API takes this client for: ``{"tenant", "role", "authMode"}``."""
+        return self._json("GET", "/me")
 
     # --- live events -------------------------------------------------------------------------------
 
@@ -157,6 +159,16 @@ class Client:
         if not isinstance(body, dict):
             raise ApiError(200, "unexpected_body", f"expected a JSON object, got {type(body).__name__}")
         return body
+
+
+def _save(resp: requests.Response, target: Path, job_id: str) -> Path:
+    if target.is_dir():
+        ext = resp.headers.get("content-type", "").rsplit("/", 1)[-1].replace("jpeg", "jpg")
+        target = target / f"{job_id}.{ext or 'bin'}"
+    with resp, target.open("wb") as out:
+        for chunk in resp.iter_content(1 << 16):
+            out.write(chunk)
+    return target
 
 
 def _form(width: int | str | None, height: int | str | None, options: dict[str, Any]) -> dict[str, str]:

@@ -36,7 +36,7 @@ def readme_table(variables: list[Variable]) -> str:
     out = [BEGIN]
     for group, members in groupby(variables, key=lambda v: v.group):
         out += ["", f"**{group}**", "", "| Variable | Default | Meaning |", "|---|---|---|"]
-        out += [f"| `{v.name}` | {f'`{v.default}`' if v.default else '(empty)'} | {v.doc} |" for v in members]
+        out += [f"| `{v.name}` | {_default(v)} | {v.doc} |" for v in members]
     out += ["", END]
     return "\n".join(out)
 
@@ -50,7 +50,7 @@ def with_table(readme: str, table: str) -> str:
 
 def compose_problems(compose: str, variables: list[Variable]) -> list[str]:
     """Every ${VAR} in docker-compose.yml is a documented variable, and its fallback is its default."""
-    known = {v.name: v.default for v in variables}
+    known = {v.name: v.default if v.compose is None else v.compose for v in variables}
     problems = []
     for name, fallback in _INTERPOLATION.findall(compose):
         if name in COMPOSE_OWN:
@@ -60,6 +60,11 @@ def compose_problems(compose: str, variables: list[Variable]) -> list[str]:
         elif fallback and fallback != known[name]:
             problems.append(f"docker-compose.yml falls back to {name}={fallback}, config.py says {known[name]}")
     return problems
+
+
+def _default(v: Variable) -> str:
+    text = f"`{v.default}`" if v.default else "(empty)"
+    return text if v.compose is None else f"{text} (compose: `{v.compose}`)"
 
 
 def _plain(doc: str) -> str:

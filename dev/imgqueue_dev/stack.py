@@ -75,6 +75,9 @@ class LocalStack:
     def client(self) -> Client:
         return Client(self.url)
 
+    def client_with(self, token: str) -> Client:
+        return Client(self.url, token=token)
+
     def env(self, **overrides: Any) -> dict[str, str]:
         return {**os.environ, **self.settings.with_overrides(**overrides).to_env()}
 

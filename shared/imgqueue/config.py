@@ -8,6 +8,7 @@ is read from ``FOO_BAR``. `.env.example` and the README's settings table are gen
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -18,11 +19,16 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
-def _setting(default: Any, doc: str, group: str) -> Any:
-    return field(default=default, metadata={"doc": doc, "group": group})
+def _setting(default: Any, doc: str, group: str, secret: bool = False, compose: str | None = None) -> Any:
+    """A setting: its default, what it means, its group in the docs; ``secret`` ones are never shown, and
+    ``compose`` is the value docker-compose.yml falls back to when it differs on purpose."""
+    return field(default=default, metadata={"doc": doc, "group": group, "secret": secret, "compose": compose})
 
 
-REDIS, LIMITS, WORKERS, JOBS, API, OTHER = "Redis and files", "Limits", "Workers", "Jobs", "API", "Other"
+REDIS, LIMITS, WORKERS, JOBS, API, ACCESS, OTHER = ("Redis and files", "Limits", "Workers", "Jobs", "API", "Access",
+                                                    "Other")
+AUTH_MODES = ("open", "token")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,24 @@ class Settings:
                                      "`gthread` uses `API_THREADS`", API)
     api_worker_connections: int = _setting(1000, "connections per gevent process", API)
     api_threads: int = _setting(8, "threads per process (`gthread` only)", API)
+    api_bind: str = _setting("", "the address clients reach the API on when it is not `API_HOST` (compose publishes "
+                             "the port on it); open mode refuses any but a loopback address", API, compose="127.0.0.1")
+
+    auth_mode: str = _setting("open", "`open`: no tokens, every caller may do everything (loopback only); `token`: "
+                              "every call needs a token (`Authorization: Bearer …`)", ACCESS)
+    api_tokens: str = _setting("", "tokens seeded from the environment, `tenant:role:token` separated by commas "
+                               "(role `admin` or `client`); more with `imgqueue-admin tokens create`", ACCESS,
+                               secret=True)
+    metrics_token: str = _setting("", "a token that may read `/metrics` only (for Prometheus' scrape config)", ACCESS,
+                                  secret=True)
+    signing_key: str = _setting("", "key of the HMAC behind signed result links and event-stream tickets; empty: a "
+                                "random key kept in Redis, shared by every API process", ACCESS, secret=True)
+    result_url_ttl: int = _setting(3600, "seconds a signed result link (`resultUrl`) stays valid", ACCESS)
+    stream_ticket_ttl: int = _setting(60, "seconds an event-stream ticket may be used to open a stream", ACCESS)
+    allowed_origins: str = _setting("", "origins (`https://app.example.com`, comma-separated) whose pages may call "
+                                    "the API from a browser; the API's own origin always may", ACCESS)
+    allowed_hosts: str = _setting("", "host names the API answers to (comma-separated, `*`: any); empty: loopback "
+                                  "names and `api` in open mode, any in token mode", ACCESS)
 
     log_level: str = _setting("INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`", OTHER)
 
@@ -80,6 +104,7 @@ class Settings:
         for name in ("worker_prefetch", "max_upload_bytes", "max_request_bytes", "max_files_per_request",
                      "max_input_pixels", "max_output_dimension", "max_frames", "default_width", "default_height",
                      "max_lost", "job_ttl", "api_port", "api_workers", "api_worker_connections", "api_threads",
+                     "result_url_ttl", "stream_ticket_ttl",
                      "heartbeat_interval", "heartbeat_ttl", "recovery_interval", "retry_backoff_base",
                      "retry_backoff_max", "job_time_limit", "shutdown_timeout"):
             _check(getattr(self, name) > 0, name.upper(), "must be greater than 0")
@@ -90,6 +115,10 @@ class Settings:
         _check(self.imaging_engine in ("pillow", "vips"), "IMAGING_ENGINE", "must be pillow or vips")
         _check(self.api_worker_class in ("gevent", "gthread", "sync"), "API_WORKER_CLASS",
                "must be gevent, gthread or sync")
+        _check(self.auth_mode in AUTH_MODES, "AUTH_MODE", "must be open or token")
+        _check(all(_seed_ok(item) for item in _items(self.api_tokens)), "API_TOKENS",
+               "entries must be tenant:role:token with role admin or client and a token of 16 or more characters")
+        _check(self.metrics_token == "" or len(self.metrics_token) >= 16, "METRICS_TOKEN", "must be 16+ characters")
         _check(self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, "LOG_LEVEL",
                "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 
@@ -97,6 +126,33 @@ class Settings:
     def concurrency(self) -> int:
         """Worker processes to start: the setting, or the CPU count when it is 0."""
         return self.worker_concurrency or (os.cpu_count() or 1)
+
+    @property
+    def seeded_tokens(self) -> list[tuple[str, str, str]]:
+        """``API_TOKENS`` as (tenant, role, token) triples."""
+        return [(t, r, tok) for t, r, tok in (item.split(":", 2) for item in _items(self.api_tokens))]
+
+    @property
+    def public_address(self) -> str:
+        """Where clients reach the API: ``API_BIND`` when set, else the address gunicorn binds."""
+        return self.api_bind or self.api_host
+
+    @property
+    def exposed(self) -> bool:
+        """True when the API is reachable from beyond this machine."""
+        return self.public_address not in LOOPBACK and not self.public_address.startswith("127.")
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.rstrip("/") for o in _items(self.allowed_origins))
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Host names the API answers to; empty means any."""
+        hosts = frozenset(h.lower() for h in _items(self.allowed_hosts))
+        if "*" in hosts or (not hosts and self.auth_mode == "token"):
+            return frozenset()
+        return hosts or frozenset({*LOOPBACK, "api"})
 
     @property
     def recovery_bound(self) -> float:
@@ -107,6 +163,12 @@ class Settings:
     def temp_file_max_age(self) -> float:
         """A temp file older than this was left by a process that died: no job runs that long."""
         return 2 * self.job_time_limit + 60
+
+    def retry_delay(self, retries: int) -> float:
+        """Seconds before retry number ``retries + 1``: exponential backoff, capped, with full jitter in
+        [0.5, 1.5) x base x 2^retries."""
+        delay = min(self.retry_backoff_max, self.retry_backoff_base * (2 ** retries))
+        return float(delay * random.uniform(0.5, 1.5))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -130,9 +192,12 @@ class Settings:
         return {f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
     def describe(self) -> dict[str, str]:
-        """The settings as ``VARIABLE -> value`` with credentials in the Redis URL hidden."""
+        """The settings as ``VARIABLE -> value`` with secrets and credentials in the Redis URL hidden."""
         out = self.to_env()
         out["REDIS_URL"] = _redact_url(self.redis_url)
+        for f in fields(self):
+            if f.metadata["secret"] and getattr(self, f.name):
+                out[f.name.upper()] = "***"
         return out
 
 
@@ -144,17 +209,16 @@ class Variable:
     default: str
     doc: str
     group: str
+    compose: str | None = None  # docker-compose.yml's fallback, where it differs from the default on purpose
 
 
 def settings_variables() -> Iterator[Variable]:
     for f in fields(Settings):
-        yield Variable(f.name.upper(), str(f.default), f.metadata["doc"], f.metadata["group"])
+        yield Variable(f.name.upper(), str(f.default), f.metadata["doc"], f.metadata["group"], f.metadata["compose"])
 
 
 COMPOSE = "Docker Compose only"
 COMPOSE_VARIABLES = (
-    Variable("API_BIND", "127.0.0.1", "interface the API port is published on (0.0.0.0 exposes it to the network)",
-             COMPOSE),
     Variable("WORKER_REPLICAS", "3", "worker containers (`docker compose up --scale worker=N` overrides it)", COMPOSE),
     Variable("WORKER_STOP_GRACE", "40s", "time docker gives a stopping worker before SIGKILL (longer than "
              "`SHUTDOWN_TIMEOUT`)", COMPOSE),
@@ -173,6 +237,15 @@ COMPOSE_VARIABLES = (
 
 def all_variables() -> list[Variable]:
     return [*settings_variables(), *COMPOSE_VARIABLES]
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _seed_ok(item: str) -> bool:
+    parts = item.split(":", 2)
+    return len(parts) == 3 and parts[0] != "" and parts[1] in ("admin", "client") and len(parts[2]) >= 16
 
 
 def _check(ok: bool, var: str, message: str) -> None:

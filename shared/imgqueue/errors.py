@@ -20,7 +20,8 @@ class JobNotFound(ImgqueueError, LookupError):
     code = "job_not_found"
 
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"no job with id {job_id!r}")
+        shown = job_id if len(job_id) <= 64 else job_id[:64] + "…"  # never echo a whole request back
+        super().__init__(f"no job with id {shown!r}")
         self.job_id = job_id
 
 

@@ -35,6 +35,7 @@ class Job:
     output_path: str
     status: JobStatus = JobStatus.QUEUED
     filename: str = ""  # the client's file name, for display only: never used as a path
+    tenant: str = ""  # who owns it ("" in open mode)
     batch: str = ""
     input_format: str = ""
     input_width: int = 0

@@ -40,6 +40,24 @@ class Keys:
         return f"{PREFIX}:{self.queue}:index"
 
     @property
+    def tenant_index_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:index:"
+
+    def tenant_index(self, tenant: str) -> str:
+        """Sorted set of one tenant's job ids scored by creation time, for its own listing."""
+        return self.tenant_index_prefix + tenant
+
+    @property
+    def tokens(self) -> str:
+        """Hash: SHA-256 digest of an API token -> its record (JSON); tokens themselves are never stored."""
+        return f"{PREFIX}:{self.queue}:tokens"
+
+    @property
+    def secrets(self) -> str:
+        """Hash of secrets the API processes share (the signing key, when not set in the settings)."""
+        return f"{PREFIX}:{self.queue}:secrets"
+
+    @property
     def stats(self) -> str:
         """Hash of counters: enqueued, started, done, failed, retried, lost, recovered."""
         return f"{PREFIX}:{self.queue}:stats"

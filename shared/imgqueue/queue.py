@@ -16,9 +16,9 @@ services ask it for what they need.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -29,7 +29,17 @@ from . import keys
 from .config import Settings
 from .errors import JobNotFound
 from .job import Job, JobStatus
-from .records import BatchFinished, DeadWorker, Finished, Histogram, Outcome, Recovery, WorkerState
+from .records import (
+    HISTOGRAM_BUCKETS,
+    BatchFinished,
+    DeadWorker,
+    Finished,
+    Histogram,
+    Outcome,
+    Recovery,
+    TokenRecord,
+    WorkerState,
+)
 
 # What callers catch instead of importing redis: Redis cannot be reached right now (worth retrying), and
 # any failure of a Redis call at all.
@@ -38,8 +48,6 @@ FAILURE: type[Exception] = redis.RedisError
 
 PROMOTE_BATCH = 1000
 ENQUEUE_CHUNK = 500
-# Upper bounds (seconds) of the processing-time and queue-wait histograms kept in Redis.
-HISTOGRAM_BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
 
 
 @cache
@@ -63,12 +71,6 @@ def connect(settings: Settings) -> redis.Redis:
         socket_timeout=15,
         health_check_interval=30,
     )
-
-
-def retry_delay(settings: Settings, retries: int) -> float:
-    """Exponential backoff with full jitter in [0.5, 1.5) x base x 2^retries, capped."""
-    delay = min(settings.retry_backoff_max, settings.retry_backoff_base * (2 ** retries))
-    return float(delay * random.uniform(0.5, 1.5))
 
 
 _VERBS = {JobStatus.DONE: "done", JobStatus.FAILED: "failed", JobStatus.RETRYING: "retry"}
@@ -117,9 +119,12 @@ class Queue:
                                          "c": job.created_at}
                 if job.batch:
                     entry["b"] = job.batch
+                if job.tenant:
+                    entry["t"] = job.tenant
                 payload.append(entry)
             self._enqueue_script(keys=[self.settings.queue_name, self.keys.index, self.keys.stats],
-                          args=[*self._common_args(), json.dumps(payload), sum(j.input_bytes for j in chunk)])
+                                 args=[*self._common_args(), json.dumps(payload), sum(j.input_bytes for j in chunk),
+                                       self.keys.tenant_index_prefix])
         return list(jobs)
 
     # --- readers -----------------------------------------------------------------------------------
@@ -129,6 +134,16 @@ class Queue:
         if raw is None:
             raise JobNotFound(job_id)
         return JobStatus(raw)
+
+    def status_and_owner(self, job_id: str) -> tuple[JobStatus, str]:
+        """The status and the tenant, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(keys.job_status(job_id))
+        pipe.hget(keys.job_hash(job_id), "tenant")
+        status, tenant = pipe.execute()
+        if status is None:
+            raise JobNotFound(job_id)
+        return JobStatus(status), str(tenant or "")
 
     def get(self, job_id: str) -> Job:
         found = self.get_many([job_id])
@@ -151,13 +166,16 @@ class Queue:
                 jobs.append(Job.from_redis(record, status))
         return jobs
 
-    def list_jobs(self, status: JobStatus | None = None, limit: int = 50, scan_limit: int = 10_000) -> list[Job]:
-        """Newest first; with ``status``, only those in that status among the newest ``scan_limit``."""
+    def list_jobs(self, status: JobStatus | None = None, limit: int = 50, scan_limit: int = 10_000,
+                  tenant: str | None = None) -> list[Job]:
+        """Newest first (of ``tenant`` only, when given); with ``status``, only those in that status among
+        the newest ``scan_limit``."""
+        index = self.keys.index if tenant is None else self.keys.tenant_index(tenant)
         found: list[Job] = []
         page = max(limit, 100)
         start = 0
         while len(found) < limit and start < scan_limit:
-            ids = [str(i) for i in self.redis.zrevrange(self.keys.index, start, start + page - 1)]
+            ids = [str(i) for i in self.redis.zrevrange(index, start, start + page - 1)]
             if not ids:
                 break
             for job in self.get_many(ids):
@@ -210,11 +228,36 @@ class Queue:
         pipe.hgetall(self.keys.processing_time)
         pipe.hgetall(self.keys.queue_wait)
         processing, wait = pipe.execute()
-        return {"processing": _histogram(processing), "wait": _histogram(wait)}
+        return {"processing": Histogram.from_hash(processing), "wait": Histogram.from_hash(wait)}
 
     def subscribe(self) -> EventSubscription:
         """A subscription to every job transition (a connection of its own)."""
         return EventSubscription(connect(self.settings), self.keys.events)
+
+    # --- tokens and shared secrets --------------------------------------------------------------------
+
+    def save_token(self, digest: str, record: TokenRecord) -> None:
+        self.redis.hset(self.keys.tokens, digest, json.dumps(asdict(record)))
+
+    def token(self, digest: str) -> TokenRecord | None:
+        raw = self.redis.hget(self.keys.tokens, digest)
+        return None if raw is None else TokenRecord(**json.loads(raw))
+
+    def tokens(self) -> list[TokenRecord]:
+        return sorted((TokenRecord(**json.loads(v)) for v in self.redis.hvals(self.keys.tokens)),
+                      key=lambda t: t.created_at)
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Forget the token with this id; False if there is none."""
+        for digest, raw in self.redis.hgetall(self.keys.tokens).items():
+            if json.loads(raw)["id"] == token_id:
+                return bool(self.redis.hdel(self.keys.tokens, digest))
+        return False
+
+    def shared_secret(self, name: str, candidate: str) -> str:
+        """The secret called ``name`` that every process shares: ``candidate`` if it is the first to ask."""
+        self.redis.hsetnx(self.keys.secrets, name, candidate)
+        return str(self.redis.hget(self.keys.secrets, name))
 
     # --- workers -----------------------------------------------------------------------------------
 
@@ -301,14 +344,6 @@ class Queue:
     def _job_from_fields(flat: list[str]) -> Job:
         record = dict(zip(flat[::2], flat[1::2], strict=True))
         return Job.from_redis(record)
-
-
-def _histogram(raw: dict[str, str]) -> Histogram:
-    cumulative, buckets = 0, []
-    for bound in (*HISTOGRAM_BUCKETS, "+Inf"):
-        cumulative += int(raw.get(bound, 0))
-        buckets.append((float(bound.lstrip("+")), cumulative))
-    return Histogram(buckets, int(raw.get("sum_us", 0)) / 1e6)
 
 
 class EventSubscription:

@@ -7,6 +7,7 @@ imaging library (which formats this build can write) is passed in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -37,6 +38,7 @@ MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "G
               "AVIF": "image/avif"}
 DEFAULT_QUALITY = {"JPEG": 80, "WEBP": 80, "AVIF": 50}  # sharp's defaults
 DEFAULT_BACKGROUND = "#ffffff"
+_COLOUR = re.compile(r"#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -90,8 +92,9 @@ class ResizeSpec:
 
 def parse_spec(values: Mapping[str, Any], limits: Limits = Limits(), writable: Collection[str] | None = None,
                default_size: tuple[int, int] | None = None) -> ResizeSpec:
-    """Build and check a spec from form fields or stored JSON. ``default_size`` is used when neither width
-    nor height is given. Raises InvalidSpec naming the parameter."""
+    """Build and check a spec from form fields or stored JSON. An empty field counts as not given (as HTML
+    forms send them); ``default_size`` is used when neither width nor height is given. Raises InvalidSpec
+    naming the parameter."""
     width, height = _whole(values, "width"), _whole(values, "height")
     if width is None and height is None and default_size is not None:
         width, height = default_size
@@ -99,7 +102,7 @@ def parse_spec(values: Mapping[str, Any], limits: Limits = Limits(), writable: C
         width=width, height=height, fit=_fit(values.get("fit")), format=_format(values.get("format")),
         quality=_whole(values, "quality"), progressive=_flag(values, "progressive"),
         without_enlargement=_flag(values, "without_enlargement", "withoutEnlargement"),
-        background=_text(values.get("background")) or DEFAULT_BACKGROUND,
+        background=str(values.get("background") or DEFAULT_BACKGROUND),
     ).validate(limits, writable)
 
 
@@ -114,15 +117,13 @@ def output_format_for(input_format: str, spec: ResizeSpec, writable: Collection[
 
 
 def parse_colour(value: str) -> tuple[int, int, int]:
-    text = value.strip().lstrip("#")
+    """``#rrggbb`` or ``#rgb`` (the ``#`` may be left out)."""
+    if not _COLOUR.fullmatch(value):
+        raise InvalidSpec(f"background must be a colour like #ffffff, got {_echo(value)}")
+    text = value.removeprefix("#")
     if len(text) == 3:
         text = "".join(c * 2 for c in text)
-    try:
-        if len(text) != 6:
-            raise ValueError
-        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
-    except ValueError:
-        raise InvalidSpec(f"background must be a colour like #ffffff, got {_echo(value)}") from None
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
 
 
 def _echo(value: object, limit: int = 100) -> str:

@@ -9,7 +9,7 @@ from flask import Flask
 from imgqueue.config import Settings
 from imgqueue.logs import setup_logging
 
-from . import dashboard, errors, events, health, jobs, metrics, state, uploads
+from . import auth, dashboard, docs, errors, events, health, jobs, metrics, security, state, uploads
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -21,9 +21,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         setup_logging(settings.log_level)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, JSON_SORT_KEYS=False)
     app.config.update(config)
-    state.init_app(app, settings)
+    st = state.init_app(app, settings)
     errors.register(app)
-    for blueprint in (health.bp, uploads.bp, jobs.bp, events.bp, dashboard.bp):
+    security.install(app, settings)  # Host and Origin first, then who is calling
+    auth.install(app, st.authenticator, lambda ticket: st.signer.read_ticket(ticket))
+    for blueprint in (health.bp, uploads.bp, jobs.bp, events.bp, dashboard.bp, docs.bp):
         app.register_blueprint(blueprint)
     metrics.install(app)
+    if settings.auth_mode == "open":
+        app.logger.warning("AUTH_MODE=open: no tokens are asked for; anyone who reaches %s may do anything",
+                           settings.public_address)
     return app

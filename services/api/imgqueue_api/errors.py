@@ -20,6 +20,12 @@ HTTP_STATUS = {
     "invalid_parameter": 400,
     "missing_file": 400,
     "empty_file": 400,
+    "host_not_allowed": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "bad_signature": 403,
+    "link_expired": 403,
+    "origin_not_allowed": 403,
     "job_not_found": 404,
     "not_done": 409,
     "result_gone": 410,
@@ -37,16 +43,20 @@ HTTP_STATUS = {
 
 
 class ApiError(ImgqueueError):
-    """An error the API answers with: ``code`` picks the HTTP status; ``details`` join the JSON body."""
+    """An error the API answers with: ``code`` picks the HTTP status; ``details`` join the JSON body and
+    ``headers`` the response (``WWW-Authenticate``, ``Retry-After``...)."""
 
-    def __init__(self, code: str, message: str, /, **details: object) -> None:
+    def __init__(self, code: str, message: str, /, headers: dict[str, str] | None = None, **details: object) -> None:
         super().__init__(message)
-        self.code, self.message, self.details = code, message, details
+        self.code, self.message, self.details, self.headers = code, message, details, headers or {}
 
 
-def error_response(code: str, message: str, /, **details: object) -> tuple[Response, int]:
+def error_response(code: str, message: str, /, headers: dict[str, str] | None = None,
+                   **details: object) -> tuple[Response, int]:
     body: dict[str, object] = {"code": code, "message": message, **details}
-    return jsonify(error=body), HTTP_STATUS.get(code, 500)
+    resp = jsonify(error=body)
+    resp.headers.update(headers or {})
+    return resp, HTTP_STATUS.get(code, 500)
 
 
 def register(app: Flask) -> None:
@@ -54,8 +64,9 @@ def register(app: Flask) -> None:
     def _ours(exc: ImgqueueError) -> tuple[Response, int]:
         if exc.code not in HTTP_STATUS:
             return _unexpected(exc)
-        details = exc.details if isinstance(exc, ApiError) else {}
-        return error_response(exc.code, str(exc), **details)
+        if isinstance(exc, ApiError):
+            return error_response(exc.code, str(exc), exc.headers, **exc.details)
+        return error_response(exc.code, str(exc))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -66,8 +77,9 @@ def register(app: Flask) -> None:
     def _http(exc: HTTPException) -> tuple[Response, int]:
         """Flask's own (unknown route, wrong method): their status, under a code made from their name."""
         code = (exc.name or "error").lower().replace(" ", "_")
-        body = {"code": code, "message": exc.description or exc.name}
-        return jsonify(error=body), exc.code or 500
+        resp = jsonify(error={"code": code, "message": exc.description or exc.name})
+        resp.headers.extend([(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"])  # e.g. Allow
+        return resp, exc.code or 500
 
     def _redis_down(exc: Exception) -> tuple[Response, int]:
         log.warning("redis unavailable: %s", exc)

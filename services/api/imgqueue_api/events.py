@@ -1,8 +1,12 @@
 """Server-sent events: live job transitions without polling (fed by the process's ``EventHub``).
 
 * ``GET /jobs/<id>/events``: the job's current state first, then each change; closes after done/failed.
-* ``GET /events``: every transition plus a periodic ``summary`` (queue depth, counts, workers);
-  ``?ids=a,b,c`` or ``?batch=<id>`` narrows it to some jobs, ``?summary=0`` turns summaries off.
+* ``GET /events``: every transition (of the caller's tenant) plus, for admins, a periodic ``summary``
+  (queue depth, counts, workers); ``?ids=a,b,c`` or ``?batch=<id>`` narrows it to some jobs,
+  ``?summary=0`` turns summaries off.
+* ``POST /events/ticket``: a short-lived signed ticket that opens a stream (``?ticket=``), for browsers:
+  EventSource cannot send an Authorization header, and a ticket in a URL (which lands in logs and
+  history) is worth far less than a token there: it only opens streams, only for a minute.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from imgqueue.job import TERMINAL
 
-from . import state
+from . import auth, state
 from .errors import ApiError
 from .hub import KEEPALIVE, EventHub, Listener, summary_of
-from .jobs import job_id_or_404
+from .jobs import INTERNAL_FIELDS, owned_job
+from .signing import Principal
 
 bp = Blueprint("events", __name__)
 
@@ -52,17 +57,24 @@ def sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+@bp.post("/events/ticket")
+def ticket() -> Response:
+    st = state.get()
+    ttl = st.settings.stream_ticket_ttl
+    return jsonify(ticket=st.signer.ticket(auth.current(), ttl), expiresIn=ttl)
+
+
 @bp.get("/jobs/<job_id>/events")
 def job_events(job_id: str) -> Response:
-    job_id = job_id_or_404(job_id)
     st = state.get()
     listener = st.hub.subscribe()  # before reading the state, so that no change falls in between
     try:
-        job = st.queue.get(job_id)
+        job = owned_job(job_id)
     except BaseException:
         st.hub.unsubscribe(listener)
         raise
-    opening = [sse("job", {**job.to_dict(), "type": "job"})]
+    who = auth.current()
+    opening = [sse("job", _visible({**job.to_dict(), "type": "job"}, who))]
     if job.status in TERMINAL:
         return _relay(st.hub, listener, opening, None)
     last = job.updated_at
@@ -74,7 +86,7 @@ def job_events(job_id: str) -> Response:
         if event.get("id") != job_id or float(event.get("ts", 0)) <= last:
             return None, False  # another job's, or one the opening state already showed
         last = float(event["ts"])
-        return sse("job", event), event.get("status") in _FINAL
+        return sse("job", _visible(event, who)), event.get("status") in _FINAL
 
     return _relay(st.hub, listener, opening, handle)
 
@@ -83,7 +95,8 @@ def job_events(job_id: str) -> Response:
 def all_events() -> Response:
     ids = {i for i in request.args.get("ids", "").split(",") if i}
     batch = request.args.get("batch", "")
-    want_summary = request.args.get("summary", "1") not in ("0", "false", "no")
+    who = auth.current()
+    want_summary = who.admin and request.args.get("summary", "1") not in ("0", "false", "no")
     if len(ids) > MAX_IDS:
         raise ApiError("invalid_parameter", f"ids: at most {MAX_IDS} job ids")
     st = state.get()
@@ -95,15 +108,24 @@ def all_events() -> Response:
             return want_summary
         if event.get("type") != "job":
             return True
+        if not (who.admin or event.get("tenant", "") == who.tenant):
+            return False
         return (not ids or event.get("id") in ids) and (not batch or event.get("batch") == batch)
 
     def handle(event: dict[str, Any]) -> tuple[str | None, bool]:
         kind = str(event.get("type", "job"))
         if kind in ("overflow", "stop"):
             return sse(kind, {}), True
-        return (sse(kind, event) if wanted(event) else None), False
+        return (sse(kind, _visible(event, who)) if wanted(event) else None), False
 
     return _relay(st.hub, listener, opening, handle)
+
+
+def _visible(event: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """An event or record as ``who`` may see it: paths and which worker (host, pid) ran it are for admins."""
+    if who.admin:
+        return event
+    return {k: v for k, v in event.items() if k not in INTERNAL_FIELDS}
 
 
 def _relay(hub: EventHub, listener: Listener, opening: list[str], handle: Handler | None) -> Response:

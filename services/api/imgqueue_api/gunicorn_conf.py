@@ -20,6 +20,11 @@ try:
     _settings = Settings.from_env()
 except ConfigError as exc:
     sys.exit(f"imgqueue-api: configuration error: {exc}")
+if _settings.auth_mode == "open" and _settings.exposed:
+    sys.exit(f"imgqueue-api: refusing to start: AUTH_MODE=open lets anyone who reaches the API do anything, and "
+             f"the API is published on {_settings.public_address} (API_BIND / API_HOST), beyond this machine. "
+             "Set AUTH_MODE=token (and create a token: imgqueue-admin tokens create --tenant NAME), or publish "
+             "the API on 127.0.0.1 only.")
 
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = _settings.api_workers
@@ -30,6 +35,7 @@ timeout = 60
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
+logger_class = "imgqueue_api.accesslog.AccessLogger"
 access_log_format = 'ts=%(t)s level=INFO logger=access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s ms=%(M)s'
 errorlog = "-"
 

@@ -1,5 +1,6 @@
 """Reading jobs: ``GET /jobs/<id>/status`` (the demo's contract: ``{"jobId", "status"}``), the record, the
-result, the listing and the counters."""
+result (with a token, or through a signed link), the listing and the counters. A client token sees its
+own tenant's jobs only: any other id is answered as unknown (404), never as forbidden."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from imgqueue.errors import JobNotFound
 from imgqueue.job import Job, JobStatus
 from imgqueue.spec import MIME_TYPES
 
-from . import state
+from . import auth, state
 from .errors import ApiError
 
 bp = Blueprint("jobs", __name__)
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LIST = 1000
+PRIVATE_CACHE = "private, max-age=300"
+INTERNAL_FIELDS = ("input_path", "output_path", "worker")  # paths, host and pid: admins only
 
 
 def job_id_or_404(job_id: str) -> str:
@@ -27,10 +30,30 @@ def job_id_or_404(job_id: str) -> str:
     return job_id
 
 
+def owned_job(job_id: str) -> Job:
+    """The job, if the caller may see it; JobNotFound (404) otherwise, exactly as for an unknown id."""
+    job = state.get().queue.get(job_id_or_404(job_id))
+    if not auth.may_see(job.tenant):
+        raise JobNotFound(job_id)
+    return job
+
+
 def links(job: Job) -> dict[str, str]:
+    st = state.get()
+    result = url_for("jobs.job_result", job_id=job.id)
     return {"statusUrl": url_for("jobs.job_status", job_id=job.id),
             "jobUrl": url_for("jobs.get_job", job_id=job.id),
-            "resultUrl": url_for("jobs.job_result", job_id=job.id)}
+            "resultUrl": st.signer.link(result, st.settings.result_url_ttl)}
+
+
+def view(job: Job) -> dict[str, Any]:
+    """The record as the caller may see it, with its links."""
+    data = job.to_dict()
+    if not auth.current().admin:
+        for name in INTERNAL_FIELDS:
+            data.pop(name, None)
+        data.pop("extra", None)
+    return {**data, **links(job)}
 
 
 def accepted_entry(job: Job) -> dict[str, Any]:
@@ -39,47 +62,62 @@ def accepted_entry(job: Job) -> dict[str, Any]:
 
 @bp.get("/jobs/<job_id>/status")
 def job_status(job_id: str) -> Response:
-    status = state.get().queue.status(job_id_or_404(job_id))
+    status, tenant = state.get().queue.status_and_owner(job_id_or_404(job_id))
+    if not auth.may_see(tenant):
+        raise JobNotFound(job_id)
     return jsonify(jobId=job_id, status=status.value)
 
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    job = state.get().queue.get(job_id_or_404(job_id))
-    return jsonify({**job.to_dict(), **links(job)})
+    return jsonify(view(owned_job(job_id)))
 
 
 @bp.get("/jobs/<job_id>/result")
 def job_result(job_id: str) -> Response:
-    job = state.get().queue.get(job_id_or_404(job_id))
+    if "sig" in request.args:  # a signed link: valid on its own, whoever holds it
+        left = state.get().signer.check_link(request.path, request.args.get("expires", ""), request.args["sig"])
+        job, cache = state.get().queue.get(job_id_or_404(job_id)), f"public, max-age={left}"
+    else:
+        job, cache = owned_job(job_id), PRIVATE_CACHE
     if job.status is not JobStatus.DONE:
         raise ApiError("not_done", f"job is {job.status.value}, the result exists once it is done",
                        status=job.status.value)
     mimetype = MIME_TYPES.get(job.output_format.upper(), "application/octet-stream")
     try:
-        return send_file(job.output_path, mimetype=mimetype, max_age=3600)
+        resp = send_file(job.output_path, mimetype=mimetype)
     except FileNotFoundError:
         raise ApiError("result_gone", "the job is done but its output file has been removed") from None
+    resp.headers["Cache-Control"] = cache
+    return resp
 
 
 @bp.get("/jobs")
 def list_jobs() -> Response:
     limit = _limit(request.args.get("limit", ""))
     status = _status(request.args.get("status", ""))
-    queue = state.get().queue
+    queue, who = state.get().queue, auth.current()
     if request.args.get("ids"):
         ids = [i for i in request.args["ids"].split(",") if _ID.match(i)][:limit]
-        jobs = [j for j in queue.get_many(ids) if status is None or j.status is status]
+        jobs = [j for j in queue.get_many(ids) if auth.may_see(j.tenant) and (status is None or j.status is status)]
     else:
-        jobs = queue.list_jobs(status, limit)
-    return jsonify(count=len(jobs), jobs=[{**j.to_dict(), **links(j)} for j in jobs])
+        jobs = queue.list_jobs(status, limit, tenant=None if who.admin else who.tenant)
+    return jsonify(count=len(jobs), jobs=[view(j) for j in jobs])
 
 
 @bp.get("/stats")
+@auth.require()
 def stats() -> Response:
     queue = state.get().queue
     workers = queue.workers()
     return jsonify(queue=queue.settings.queue_name, counts=queue.stats(workers), workers=workers)
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Who the API takes the caller for (the dashboard asks, to know what to show)."""
+    who = auth.current()
+    return jsonify(tenant=who.tenant, role=who.role, authMode=state.get().settings.auth_mode)
 
 
 def _limit(raw: str) -> int:

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from imgqueue.queue import Queue
 from imgqueue.records import Histogram as QueueHistogram
 
-from . import state
+from . import auth, state
 
 bp = Blueprint("metrics", __name__)
 
@@ -92,6 +92,7 @@ def install(app: Flask) -> None:
 
 
 @bp.get("/metrics")
+@auth.require("metrics")
 def metrics() -> Response:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -1,9 +1,11 @@
 """The API's shared resources, one set per process, kept on the app (as the Flask tutorial keeps its
-database handle in ``db.py``): settings, the queue, file storage and the event hub."""
+database handle in ``db.py``): settings, the queue, file storage, the event hub, who may call, signing."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import Flask, current_app
 
@@ -13,12 +15,14 @@ from imgqueue.queue import Queue
 from imgqueue.spec import Limits
 from imgqueue.storage import Storage
 
+from .auth import Authenticator
 from .hub import EventHub
+from .signing import Signer
 
 _KEY = "imgqueue"
 
 
-@dataclass(frozen=True)
+@dataclass
 class State:
     settings: Settings
     queue: Queue
@@ -26,6 +30,14 @@ class State:
     limits: Limits
     writable: frozenset[str]  # output format names this build can write
     hub: EventHub
+    authenticator: Authenticator
+
+    @cached_property
+    def signer(self) -> Signer:
+        """Signs result links and stream tickets: with SIGNING_KEY, or a random key kept in Redis that
+        every API process (and replica) shares. Read on first use, so the API starts while Redis is down."""
+        key = self.settings.signing_key or self.queue.shared_secret("signing_key", secrets.token_hex(32))
+        return Signer(key.encode())
 
 
 def init_app(app: Flask, settings: Settings) -> State:
@@ -34,7 +46,7 @@ def init_app(app: Flask, settings: Settings) -> State:
     queue = Queue.from_settings(settings)
     state = State(settings, queue, storage,
                   Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension),
-                  frozenset(imaging.output_formats()), EventHub(queue))
+                  frozenset(imaging.output_formats()), EventHub(queue), Authenticator(settings, queue))
     app.extensions[_KEY] = state
     return state
 

@@ -13,7 +13,7 @@ from imgqueue.errors import ImageError
 from imgqueue.job import Job, new_job_id
 from imgqueue.spec import EXTENSIONS, ResizeSpec, output_format_for, parse_spec
 
-from . import state
+from . import auth, state
 from .errors import ApiError
 from .jobs import accepted_entry
 
@@ -72,7 +72,7 @@ def _accept_nth(file: FileStorage, index: int, count: int, spec: ResizeSpec, bat
     except ApiError as exc:
         if count > 1:
             exc.details["index"] = index
-            exc.message = f"file {index} ({file.filename or 'unnamed'}): {exc.message}; nothing was queued"
+            exc.message = f"file {index} ({(file.filename or 'unnamed')[:100]}): {exc.message}; nothing was queued"
             exc.args = (exc.message,)
         raise
 
@@ -81,26 +81,33 @@ def _accept(file: FileStorage, spec: ResizeSpec, batch: str) -> Job:
     """Check one uploaded file and store it under its job id. Raises ApiError."""
     st = state.get()
     name = (file.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
-    where = {"filename": name} if name else {}
     size = _size(file)
     if size == 0:
-        raise ApiError("empty_file", "the uploaded file is empty", **where)
+        raise _refusal("empty_file", "the uploaded file is empty", name)
     if size > st.settings.max_upload_bytes:
-        raise ApiError("file_too_large",
-                       f"the file is {size} bytes, more than the limit of {st.settings.max_upload_bytes}", **where)
+        raise _refusal("file_too_large",
+                       f"the file is {size} bytes, more than the limit of {st.settings.max_upload_bytes}", name)
     try:
         info = imaging.probe(file.stream, st.limits)
     except ImageError as exc:
-        raise ApiError(exc.code, str(exc), **where) from None
+        raise _refusal(exc.code, str(exc), name) from None
     file.stream.seek(0)
     job_id = new_job_id()
     in_ext = EXTENSIONS.get(info.format, info.format.lower())
     out_fmt = output_format_for(info.format, spec, st.writable)
     path, nbytes = st.storage.save_upload(job_id, in_ext, file.stream)
     return Job(id=job_id, spec=spec, input_path=str(path),
-               output_path=str(st.storage.output_path(job_id, EXTENSIONS[out_fmt])),
-               filename=name, batch=batch, input_format=info.format.lower(), input_width=info.width,
+               output_path=str(st.storage.output_path(job_id, EXTENSIONS[out_fmt])), filename=name,
+               tenant=auth.current().tenant, batch=batch, input_format=info.format.lower(), input_width=info.width,
                input_height=info.height, input_bytes=nbytes)
+
+
+def _refusal(code: str, message: str, filename: str) -> ApiError:
+    """An upload refused: the error names the file (as the client called it), when it has a name."""
+    error = ApiError(code, message)
+    if filename:
+        error.details["filename"] = filename
+    return error
 
 
 def _size(file: FileStorage) -> int:

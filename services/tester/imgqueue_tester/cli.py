@@ -8,6 +8,7 @@ API never became ready.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="imgqueue-tester", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--api", default="http://127.0.0.1:8000", help="API base URL (default %(default)s)")
+    p.add_argument("--token", default=os.environ.get("IMGQUEUE_TOKEN"),
+                   help="API token, with AUTH_MODE=token (default: $IMGQUEUE_TOKEN)")
     p.add_argument("--images", type=Path, help="folder of images to upload (default: generate --generate images)")
     p.add_argument("--generate", type=int, default=30, help="images to generate when --images is not given")
     p.add_argument("--clear-output", type=Path, help="empty this output folder before starting")
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace, paths: list[Path], deadline: float) -> int:
 def _client(args: argparse.Namespace) -> Client:
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=max(10, args.concurrency)))
-    return Client(args.api, timeout=60, session=session)
+    return Client(args.api, token=args.token, timeout=60, session=session)
 
 
 def _start_following(client: Client) -> EventFollower:

@@ -28,7 +28,7 @@ from imgqueue.errors import (
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import UNAVAILABLE, Queue, retry_delay
+from imgqueue.queue import UNAVAILABLE, Queue
 from imgqueue.records import Outcome
 from imgqueue.spec import Limits
 from imgqueue.storage import Storage, atomic_write
@@ -197,7 +197,7 @@ class Worker:
             return JobStatus.FAILED, _error_fields(exc), 0.0
         except TransientError as exc:
             if job.retries < self.settings.max_retries:
-                return JobStatus.RETRYING, _error_fields(exc), time.time() + retry_delay(self.settings, job.retries)
+                return JobStatus.RETRYING, _error_fields(exc), time.time() + self.settings.retry_delay(job.retries)
             fields = _error_fields(exc)
             fields["error"] = f"{fields['error']} (gave up after {job.retries} retries)"
             return JobStatus.FAILED, fields, 0.0

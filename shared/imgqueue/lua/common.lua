@@ -29,8 +29,9 @@ local function set_status(id, status, extra)
   redis.call('HSET', h, unpack(args))
   redis.call('EXPIRE', h, TTL)
   local event = {id = id, status = status, ts = tonumber(NOW)}
-  local batch = redis.call('HGET', h, 'batch')
-  if batch and batch ~= '' then event.batch = batch end
+  local owner = redis.call('HMGET', h, 'batch', 'tenant')
+  if owner[1] and owner[1] ~= '' then event.batch = owner[1] end
+  if owner[2] and owner[2] ~= '' then event.tenant = owner[2] end
   if extra then
     for i = 1, #extra, 2 do
       local k = extra[i]
@@ -41,9 +42,9 @@ local function set_status(id, status, extra)
 end
 
 -- Histograms (processing time, queue wait): a hash whose fields are the bucket upper bounds as given
--- in `bounds` (a comma-separated string from queue.HISTOGRAM_BUCKETS) and '+Inf', each counting the
+-- in `bounds` (a comma-separated string from records.HISTOGRAM_BUCKETS) and '+Inf', each counting the
 -- observations of its bucket alone, and 'sum_us', the sum in whole microseconds (HINCRBY is much
--- cheaper than HINCRBYFLOAT). The count is the sum of the buckets. Queue.histograms() reads them back.
+-- cheaper than HINCRBYFLOAT). The count is the sum of the buckets. records.Histogram reads them back.
 local function observe(hist, value, bounds)
   local field = '+Inf'
   for b in string.gmatch(bounds, '[^,]+') do

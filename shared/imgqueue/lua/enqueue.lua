@@ -2,8 +2,8 @@
 -- one atomic script, so that no worker can take an id whose record does not exist yet.
 -- KEYS[1] queue list   KEYS[2] index (sorted set)   KEYS[3] stats hash
 -- ARGV[1..5] the prelude's (common.lua)
--- ARGV[6] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch or absent}
--- ARGV[7] bytes uploaded
+-- ARGV[6] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch or absent, t: tenant or absent}
+-- ARGV[7] bytes uploaded   ARGV[8] prefix of the per-tenant indexes
 -- Returns the number of jobs queued.
 local jobs = cjson.decode(ARGV[6])
 for _, j in ipairs(jobs) do
@@ -12,9 +12,14 @@ for _, j in ipairs(jobs) do
   redis.call('EXPIRE', h, TTL)
   redis.call('SET', status_key(j.i), 'queued', 'EX', TTL)
   redis.call('ZADD', KEYS[2], j.c, j.i)
+  if j.t then
+    redis.call('ZADD', ARGV[8] .. j.t, j.c, j.i)
+    redis.call('ZREMRANGEBYSCORE', ARGV[8] .. j.t, '-inf', tonumber(NOW) - TTL)
+  end
   redis.call('LPUSH', KEYS[1], j.i)
   local event = {id = j.i, status = 'queued', ts = j.c}
   if j.b then event.batch = j.b end
+  if j.t then event.tenant = j.t end
   redis.call('PUBLISH', CHANNEL, cjson.encode(event))
 end
 redis.call('HINCRBY', KEYS[3], 'enqueued', #jobs)

@@ -1,4 +1,7 @@
 // imgqueue dashboard: live from GET /events (server-sent events); no build step, no external files.
+// With AUTH_MODE=token it asks for a token once and keeps it for the tab (sessionStorage); every fetch
+// sends it as a Bearer header, and the event stream opens with a short-lived ticket (EventSource cannot
+// send headers). Thumbnails use each job's signed resultUrl.
 "use strict";
 
 const MAX_JOBS = 60;          // cards kept on the page
@@ -6,6 +9,8 @@ const WINDOW_S = 300;         // throughput chart: the last 5 minutes
 const jobs = new Map();       // id -> record (as GET /jobs/<id> returns it, updated by events)
 const samples = [];           // [time (s), done counter] from summaries, for the throughput chart
 let dirty = false;
+let me = null;                // {tenant, role, authMode} from GET /me
+const TOKEN_KEY = "imgqueue-token";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, cls, text) => {
@@ -20,10 +25,41 @@ const ago = (ts) => {
   return s < 60 ? `${s.toFixed(0)} s ago` : `${(s / 60).toFixed(0)} min ago`;
 };
 
+// --- the API, with the tab's token ------------------------------------------------------------------
+
+function api(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = new Headers(options.headers || {});
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  return fetch(path, { ...options, headers }).then((resp) => {
+    if (resp.status === 401) askForToken("The token was refused (revoked or mistyped).");
+    return resp;
+  });
+}
+
+function askForToken(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("main").hidden = true;
+  $("login").hidden = false;
+  $("login-msg").textContent = message || "";
+}
+
+async function signIn() {
+  const resp = await fetch("/me", { headers: sessionStorage.getItem(TOKEN_KEY)
+    ? { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` } : {} });
+  if (resp.status === 401) { askForToken(sessionStorage.getItem(TOKEN_KEY) ? "The token was refused." : ""); return false; }
+  me = await resp.json();
+  $("login").hidden = true;
+  $("main").hidden = false;
+  $("who").textContent = me.authMode === "open" ? "open mode" : `${me.tenant} · ${me.role}`;
+  for (const node of document.querySelectorAll(".admin-only")) node.hidden = me.role !== "admin";
+  return true;
+}
+
 // --- jobs ------------------------------------------------------------------------------------------
 
 async function fetchJob(id) {
-  const resp = await fetch(`/jobs/${id}`);
+  const resp = await api(`/jobs/${id}`);
   if (!resp.ok) return;
   const record = await resp.json();
   const known = jobs.get(id);
@@ -55,7 +91,7 @@ function jobCard(job) {
     const img = el("img");
     img.alt = job.filename || job.id;
     img.loading = "lazy";
-    img.src = `/jobs/${job.id}/result`;
+    img.src = job.resultUrl || `/jobs/${job.id}/result`;
     thumb.append(img);
   } else {
     thumb.append(el("span", "ph", job.status === "failed" ? "no result" : "…"));
@@ -166,17 +202,27 @@ function schedule() {
 
 // --- live connection --------------------------------------------------------------------------------
 
-function connect() {
-  const source = new EventSource("/events");
+let source = null;
+
+async function connect() {
+  // A fresh ticket for every (re)connection: a ticket only opens a stream, and only for a minute.
+  const resp = await api("/events/ticket", { method: "POST" }).catch(() => null);
+  if (!resp || !resp.ok) { setTimeout(connect, 3000); return; }
+  const { ticket } = await resp.json();
+  source = new EventSource(`/events?ticket=${encodeURIComponent(ticket)}`);
   source.addEventListener("open", () => { $("conn").textContent = "live"; $("conn").className = "conn live"; });
-  source.addEventListener("error", () => { $("conn").textContent = "reconnecting…"; $("conn").className = "conn down"; });
+  source.addEventListener("error", () => {
+    $("conn").textContent = "reconnecting…"; $("conn").className = "conn down";
+    source.close();
+    setTimeout(connect, 2000);
+  });
   source.addEventListener("summary", (e) => onSummary(JSON.parse(e.data)));
   source.addEventListener("job", (e) => onJobEvent(JSON.parse(e.data)));
   source.addEventListener("resync", () => loadRecent());
 }
 
 async function loadRecent() {
-  const resp = await fetch("/jobs?limit=40");
+  const resp = await api("/jobs?limit=40");
   if (!resp.ok) return;
   for (const record of (await resp.json()).jobs) {
     const known = jobs.get(record.id);
@@ -208,7 +254,7 @@ function setupUpload() {
     msg.className = "msg";
     msg.textContent = `Uploading ${chosen.length} file(s)…`;
     try {
-      const resp = await fetch("/jobs", { method: "POST", body: form });
+      const resp = await api("/jobs", { method: "POST", body: form });
       const body = await resp.json();
       if (!resp.ok) throw new Error(body.error ? body.error.message : `HTTP ${resp.status}`);
       msg.textContent = `Queued ${body.jobs.length} job(s).`;
@@ -226,7 +272,18 @@ function setupUpload() {
   });
 }
 
+async function start() {
+  if (!(await signIn())) return;
+  loadRecent();
+  connect();
+}
+
+$("login-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token").value = "";
+  start();
+});
 setupUpload();
-loadRecent();
-connect();
+start();
 setInterval(schedule, 5000); // keep "… ago" fresh
