@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         report["e2e"] = end_to_end.run(photos, 1 if quick else 3, rate, (1,) if quick else (1, 2))
     if "api" in parts:
         print("part 4: API acceptance ...", file=sys.stderr)
-        report["api"] = api_accept.run(16 if quick else 320, (1, 8) if quick else (1, 8, 32))
+        report["api"] = api_accept.run(16 if quick else 320, (1, 8) if quick else (1, 8, 32), 1 if quick else 3)
     if "memory" in parts:
         print("part 5: memory ...", file=sys.stderr)
         report["memory"] = memory.run(photos, 10 if quick else 500)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from imgqueue import imaging
 from imgqueue.spec import Limits
@@ -97,9 +98,10 @@ def private_redis() -> Iterator[str]:
 
 
 @contextmanager
-def bench_stack() -> Iterator[LocalStack]:
+def bench_stack(**overrides: Any) -> Iterator[LocalStack]:
     """A private redis-server and the API (logs in a temp folder), for the parts that go through HTTP."""
     logs = Path(tempfile.mkdtemp(prefix="imgqueue-bench-logs-"))
-    with private_stack(log_dir=logs, max_input_pixels=100_000_000, log_level="WARNING") as stack:
+    settings = {"max_input_pixels": 100_000_000, "log_level": "WARNING", "upload_rate_limit": 0, **overrides}
+    with private_stack(log_dir=logs, **settings) as stack:
         stack.start_api()
         yield stack

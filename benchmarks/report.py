@@ -61,6 +61,10 @@ def table(r: dict[str, Any]) -> str:
         for clients, row in a["by_clients"].items():
             lines.append(f"| {clients} | {_f(row['uploads_per_s'])} | {_f(row['p50_ms'])} | {_f(row['p99_ms'])} | "
                          f"{row['errors']} |")
+        lines += ["", "What the admission checks cost (rate limit, queue depth, free disk; same run, alternating):", "",
+                  "| clients | uploads/s checks on | checks off | ratio |", "|---|---|---|---|"]
+        for clients, row in a.get("checks", {}).items():
+            lines.append(f"| {clients} | {_f(row['on'])} | {_f(row['off'])} | {_f(row['ratio'], 2)} |")
         lines.append("")
     if "memory" in r:
         m = r["memory"]

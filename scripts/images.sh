@@ -82,11 +82,19 @@ build_wheelhouse() {
 }
 
 write_env() {
-  local kept=""
+  local kept="" password
   [ -f "$ENV_FILE" ] && kept=$(sed "/^$BEGIN\$/,/^$END\$/d" "$ENV_FILE")
+  # Redis' password: the user's own, else the one written before, else a new random one.
+  password=$(user_value REDIS_PASSWORD)
+  if [ -z "$password" ] && [ -f "$ENV_FILE" ]; then
+    password=$(sed -n "/^$BEGIN\$/,/^$END\$/s/^REDIS_PASSWORD=//p" "$ENV_FILE" | tail -n 1)
+  fi
+  [ -n "$password" ] || password=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   {
     [ -n "$kept" ] && printf '%s\n' "$kept"
-    printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n%s\n' "$BEGIN" "$1" "$2" "$3" "$END"
+    printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n' "$BEGIN" "$1" "$2" "$3"
+    [ -n "$(user_value REDIS_PASSWORD)" ] || printf 'REDIS_PASSWORD=%s\n' "$password"
+    printf '%s\n' "$END"
   } > "$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
   say "wrote the image choice into $ENV_FILE: base $1, redis $2${3:+, pip $3}"

@@ -57,6 +57,7 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
         job_time_limit=20.0,
         shutdown_timeout=15.0,
         worker_concurrency=1,
+        upload_rate_limit=0,  # tests upload far faster than any client should; the limit has its own tests
         log_level="INFO",
     )
 

@@ -107,8 +107,10 @@ def timed_upload(url: str, session: requests.Session) -> float:
 
 
 @pytest.mark.timeout(180)
-def test_200_open_streams_do_not_starve_uploads(api_server: LocalStack) -> None:
-    url = api_server.url
+def test_200_open_streams_do_not_starve_uploads(local: LocalStack) -> None:
+    local.settings = local.settings.with_overrides(max_streams_per_client=500)  # one client holds all 200 here
+    local.start_api()
+    url = local.url
     host, port = url.removeprefix("http://").split(":")
     session = requests.Session()
     for _ in range(3):

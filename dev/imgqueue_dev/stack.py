@@ -41,13 +41,14 @@ class Service(str, Enum):
 
 
 def start_redis(port: int = 0, workdir: Path | None = None, appendonly: bool = False,
-                log: IO[bytes] | None = None) -> tuple[Proc, str]:
-    """Start ``redis-server`` from PATH on ``port`` (0: a free one); returns it and its URL."""
+                log: IO[bytes] | None = None, *extra: str) -> tuple[Proc, str]:
+    """Start ``redis-server`` from PATH on ``port`` (0: a free one), with ``extra`` arguments; returns it and
+    its URL."""
     port = port or free_port()
     folder = workdir or Path(tempfile.mkdtemp(prefix="imgqueue-redis-"))
     folder.mkdir(parents=True, exist_ok=True)
     argv = Service.REDIS.argv("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-                              "--appendonly", "yes" if appendonly else "no", "--protected-mode", "no")
+                              "--appendonly", "yes" if appendonly else "no", "--protected-mode", "no", *extra)
     proc = Proc(Service.REDIS.value, argv, log=log).start()
 
     def ping() -> bool:

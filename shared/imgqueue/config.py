@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .spec import Limits
 
 T = TypeVar("T")
 
@@ -28,6 +29,9 @@ def _setting(default: Any, doc: str, group: str, secret: bool = False, compose: 
 REDIS, LIMITS, WORKERS, JOBS, API, ACCESS, OTHER = ("Redis and files", "Limits", "Workers", "Jobs", "API", "Access",
                                                     "Other")
 AUTH_MODES = ("open", "token")
+# Numeric settings for which 0 means something (CPU count, no retries, off); every other one must be > 0.
+ZERO_ALLOWED = frozenset({"worker_concurrency", "max_retries", "max_queue_depth", "upload_rate_limit",
+                          "min_free_disk_bytes", "worker_memory_limit"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
@@ -37,6 +41,8 @@ class Settings:
 
     redis_url: str = _setting("redis://localhost:6379/0", "Redis connection (`redis://[user:password@]host:port/db`)",
                               REDIS)
+    redis_password: str = _setting("", "Redis password, when not in `REDIS_URL` (compose: required; `make images` "
+                                   "writes a random one into .env)", REDIS, secret=True)
     queue_name: str = _setting("image_jobs", "the Redis list jobs are pushed onto (the Node demo's name)", REDIS)
     upload_dir: Path = _setting(Path("data/uploads"), "where uploads are stored, named by job id", REDIS)
     output_dir: Path = _setting(Path("data/output"), "where resized images are written, named by job id", REDIS)
@@ -46,9 +52,21 @@ class Settings:
                                       "files)", LIMITS)
     max_files_per_request: int = _setting(50, "most files in one `POST /jobs`", LIMITS)
     max_input_pixels: int = _setting(50_000_000, "largest input, width × height, read from the header before "
-                                     "decoding", LIMITS)
+                                     "decoding; an animation's frames count together", LIMITS)
+    max_output_pixels: int = _setting(16_800_000, "largest output, width × height (as imgproxy's default); an "
+                                      "animation's frames count together", LIMITS)
     max_output_dimension: int = _setting(8192, "largest `width` or `height` a client may ask for", LIMITS)
     max_frames: int = _setting(200, "most frames in an animated GIF or WebP", LIMITS)
+    max_queue_depth: int = _setting(10_000, "jobs the queue may hold; an upload past it gets 503 `queue_full` with "
+                                    "`Retry-After` (0: no limit)", LIMITS)
+    upload_rate_limit: int = _setting(6000, "uploads a tenant (a client address in open mode) may make per "
+                                      "`UPLOAD_RATE_WINDOW`; past it, 429 with `Retry-After` (0: no limit)", LIMITS)
+    upload_rate_window: float = _setting(60.0, "seconds of the upload rate limit's sliding window", LIMITS)
+    max_streams_per_client: int = _setting(16, "event streams one tenant (client address in open mode) may hold "
+                                           "open per API process; past it, 429", LIMITS)
+    body_read_timeout: float = _setting(60.0, "seconds an upload's body may take to arrive; past it, 408", LIMITS)
+    min_free_disk_bytes: int = _setting(256 * 1024 * 1024, "free space the upload folder must keep; below it, "
+                                        "uploads get 507 before their body is stored (0: no check)", LIMITS)
     default_width: int = _setting(300, "width used when an upload gives neither width nor height", LIMITS)
     default_height: int = _setting(300, "height used when an upload gives neither width nor height", LIMITS)
 
@@ -61,6 +79,9 @@ class Settings:
                                     WORKERS)
     recovery_interval: float = _setting(5.0, "seconds between live workers' looks for dead ones", WORKERS)
     shutdown_timeout: float = _setting(30.0, "seconds a stopping worker may take to finish its current job", WORKERS)
+    worker_memory_limit: int = _setting(1024 ** 3, "bytes of memory one worker process may allocate; a job that "
+                                        "needs more fails with `out_of_memory` and the process is replaced (0: no "
+                                        "limit)", WORKERS)
 
     max_lost: int = _setting(3, "a job whose worker died this many times fails (`worker_lost`: a poison job)", JOBS)
     max_retries: int = _setting(3, "retries of transient errors (storage I/O)", JOBS)
@@ -68,6 +89,10 @@ class Settings:
     retry_backoff_max: float = _setting(60.0, "retry backoff cap, in seconds", JOBS)
     job_time_limit: float = _setting(60.0, "seconds a job may run before it fails with `time_limit_exceeded`", JOBS)
     job_ttl: int = _setting(7 * 24 * 3600, "seconds a job record is kept after its last change (7 days)", JOBS)
+    output_ttl: int = _setting(7 * 24 * 3600, "seconds an output is kept after its job is done; then its result "
+                               "answers 410 `expired`", JOBS)
+    sweep_interval: float = _setting(300.0, "seconds between a worker's sweeps for expired outputs and files a "
+                                     "crash left behind", JOBS)
     imaging_engine: str = _setting("pillow", "`pillow`, or `vips`: libvips decodes and shrinks PNG and WebP (needs "
                                    "pyvips)", JOBS)
 
@@ -101,15 +126,12 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(self.queue_name != "", "QUEUE_NAME", "must not be empty")
-        for name in ("worker_prefetch", "max_upload_bytes", "max_request_bytes", "max_files_per_request",
-                     "max_input_pixels", "max_output_dimension", "max_frames", "default_width", "default_height",
-                     "max_lost", "job_ttl", "api_port", "api_workers", "api_worker_connections", "api_threads",
-                     "result_url_ttl", "stream_ticket_ttl",
-                     "heartbeat_interval", "heartbeat_ttl", "recovery_interval", "retry_backoff_base",
-                     "retry_backoff_max", "job_time_limit", "shutdown_timeout"):
-            _check(getattr(self, name) > 0, name.upper(), "must be greater than 0")
-        _check(self.worker_concurrency >= 0, "WORKER_CONCURRENCY", "must be 0 (CPU count) or more")
-        _check(self.max_retries >= 0, "MAX_RETRIES", "must be 0 or more")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)):
+                floor_ok = value >= 0 if f.name in ZERO_ALLOWED else value > 0
+                _check(floor_ok, f.name.upper(), "must be 0 or more" if f.name in ZERO_ALLOWED else
+                       "must be greater than 0")
         _check(self.heartbeat_ttl > self.heartbeat_interval, "HEARTBEAT_TTL",
                f"must be longer than HEARTBEAT_INTERVAL ({self.heartbeat_interval})")
         _check(self.imaging_engine in ("pillow", "vips"), "IMAGING_ENGINE", "must be pillow or vips")
@@ -121,6 +143,11 @@ class Settings:
         _check(self.metrics_token == "" or len(self.metrics_token) >= 16, "METRICS_TOKEN", "must be 16+ characters")
         _check(self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, "LOG_LEVEL",
                "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+
+    @property
+    def limits(self) -> Limits:
+        """What an image and a resize may cost, for the probe and the engines."""
+        return Limits(self.max_input_pixels, self.max_frames, self.max_output_dimension, self.max_output_pixels)
 
     @property
     def concurrency(self) -> int:
@@ -224,6 +251,14 @@ COMPOSE_VARIABLES = (
              "`SHUTDOWN_TIMEOUT`)", COMPOSE),
     Variable("REDIS_APPENDFSYNC", "always", "Redis AOF fsync policy: `always` (no acknowledged job lost on a crash) "
              "or `everysec` (faster)", COMPOSE),
+    Variable("REDIS_MAXMEMORY", "256mb", "Redis' memory ceiling; when full, uploads get 503 `store_full` (no job "
+             "is ever evicted)", COMPOSE),
+    Variable("REDIS_MEM_LIMIT", "512m", "memory limit of the Redis container", COMPOSE),
+    Variable("API_MEM_LIMIT", "1g", "memory limit of the API container", COMPOSE),
+    Variable("API_TMP_SIZE", "512m", "size of the API container's /tmp (in memory), where uploads are spooled "
+             "while they arrive", COMPOSE),
+    Variable("WORKER_MEM_LIMIT", "2g", "memory limit of each worker container (at least WORKER_CONCURRENCY × "
+             "WORKER_MEMORY_LIMIT)", COMPOSE),
     Variable("IMGQUEUE_IMAGES", "auto", "`make images`: `official` base images from a registry, `local` ones built "
              "here, or `auto`", COMPOSE),
     Variable("PYTHON_IMAGE", "python:3.12-slim", "base image of the services (`make images` writes it into .env)",

@@ -60,6 +60,25 @@ class TooManyFrames(ImageError):
     code = "too_many_frames"
 
 
+class OutputTooLarge(ImageError):
+    """What the spec asks of this image is more than the output pixel limit allows."""
+
+    code = "output_too_large"
+
+
+# --- Refusals of new work: the system is at one of its limits. -------------------------------------
+
+
+class QueueFull(ImgqueueError):
+    """The queue holds MAX_QUEUE_DEPTH jobs: nothing of this enqueue was queued."""
+
+    code = "queue_full"
+
+    def __init__(self, depth: int, limit: int, adding: int) -> None:
+        super().__init__(f"the queue holds {depth} jobs and may hold {limit}: try again later")
+        self.depth, self.limit, self.adding = depth, limit, adding
+
+
 # --- Failures of the job's run that are not about the image. ----------------------------------------
 
 
@@ -71,6 +90,12 @@ class TransientError(ImgqueueError):
 
 class StorageError(TransientError):
     code = "storage_error"
+
+
+class StorageFull(StorageError):
+    """No space left (ENOSPC, EDQUOT): worth retrying once outputs expire or space is freed."""
+
+    code = "insufficient_storage"
 
 
 class JobTimeLimitExceeded(ImgqueueError):

@@ -9,42 +9,36 @@ from __future__ import annotations
 
 import io
 import math
-import struct
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError, features
+from PIL import Image, ImageCms, ImageOps, ImageSequence, features
 
 from . import vips
-from .errors import CorruptImage, InvalidSpec, NotAnImage, TooManyFrames, TooManyPixels, UnsupportedFormat
+from .geometry import Geometry, compute_geometry
+from .probe import ImageInfo, Source, check_header, check_work, decode_errors, open_image, orientation, probe
 from .spec import (
     ALPHA_OUTPUTS,
     ANIMATED_OUTPUTS,
     DEFAULT_QUALITY,
     OUTPUT_FORMATS,
-    Fit,
     Limits,
     ResizeSpec,
     output_format_for,
     parse_colour,
 )
 
-Source = bytes | Path | IO[bytes]
+__all__ = ["ImageInfo", "ResizeResult", "output_formats", "probe", "resize", "resize_bytes"]
 
-# Input formats we decode (Pillow's format names). Anything else Pillow knows is "unsupported".
-INPUT_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF"})
+
 _FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG": "jpg", "PNG": "zlib"}
 
 # Shrink-on-load: decode JPEGs at the smallest DCT scale still >= DRAFT_GAP x the target size, then
 # reduce by whole factors down to RESIZE_GAP x the target before the final Lanczos pass.
 DRAFT_GAP = 2.0
 RESIZE_GAP = 2.5
-_ORIENTATION_TAG = 0x0112
 _Z_RLE = 3
 
 
@@ -56,131 +50,12 @@ def output_formats() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class ImageInfo:
-    format: str
-    width: int  # after EXIF orientation
-    height: int
-    frames: int
-    mode: str
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
-
-@dataclass(frozen=True)
 class ResizeResult:
     width: int
     height: int
     format: str
     frames: int
     bytes: int = 0
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Where the pixels go: crop ``box`` (fractions of the oriented source) resized to ``size``,
-    pasted at ``offset`` on a ``canvas`` (equal to ``size`` except for contain)."""
-
-    size: tuple[int, int]
-    box: tuple[float, float, float, float]
-    canvas: tuple[int, int]
-    offset: tuple[int, int]
-    scale: float  # the largest of the two axis scales, for shrink-on-load
-
-
-def compute_geometry(width: int, height: int, spec: ResizeSpec) -> Geometry:
-    """The output geometry for an oriented ``width`` x ``height`` source, as sharp computes it."""
-    full = (0.0, 0.0, 1.0, 1.0)
-    tw, th = spec.width, spec.height
-    if tw is None and th is None:
-        raise InvalidSpec("width or height is required")
-    if tw is None or th is None:  # one side given: keep the aspect ratio, every fit alike
-        s = (tw / width) if tw is not None else (th / height)  # type: ignore[operator]
-        if spec.without_enlargement and s > 1:
-            s = 1.0
-        size = (max(1, round(width * s)), max(1, round(height * s)))
-        return Geometry(size, full, size, (0, 0), s)
-    sx, sy = tw / width, th / height
-    fit = spec.fit
-    if fit is Fit.FILL:
-        if spec.without_enlargement and (sx > 1 or sy > 1):
-            sx, sy = min(sx, 1.0), min(sy, 1.0)
-        size = (max(1, round(width * sx)), max(1, round(height * sy)))
-        return Geometry(size, full, size, (0, 0), max(sx, sy))
-    s = min(sx, sy) if fit in (Fit.INSIDE, Fit.CONTAIN) else max(sx, sy)
-    if spec.without_enlargement and s > 1:
-        size = (width, height)  # sharp returns the image at its own size rather than enlarge it
-        return Geometry(size, full, size, (0, 0), 1.0)
-    if fit is Fit.COVER:
-        cw, ch = min(1.0, tw / (width * s)), min(1.0, th / (height * s))
-        box = ((1 - cw) / 2, (1 - ch) / 2, (1 + cw) / 2, (1 + ch) / 2)
-        return Geometry((tw, th), box, (tw, th), (0, 0), s)
-    size = (max(1, round(width * s)), max(1, round(height * s)))
-    if fit is Fit.CONTAIN:
-        return Geometry(size, full, (tw, th), ((tw - size[0]) // 2, (th - size[1]) // 2), s)
-    return Geometry(size, full, size, (0, 0), s)
-
-
-@contextmanager
-def _decode_errors() -> Iterator[None]:
-    """Map Pillow's many exception types onto our permanent image errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            yield
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise TooManyPixels(f"image is too large to decode safely: {exc}") from None
-        except UnidentifiedImageError:
-            raise NotAnImage("the file is not an image in any format we can read") from None
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as exc:
-            raise CorruptImage(f"the image could not be decoded: {exc}") from None
-
-
-def _open(src: Source) -> Image.Image:
-    return Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
-
-
-def _orientation(im: Image.Image) -> int:
-    """The EXIF orientation, from the header only: Pillow's PNG ``getexif`` decodes the whole image to
-    look for an eXIf chunk after the pixels, so a PNG without one in its header counts as upright."""
-    if im.format == "PNG" and "exif" not in im.info:
-        return 1
-    return int(im.getexif().get(_ORIENTATION_TAG, 1))
-
-
-def _oriented_size(im: Image.Image) -> tuple[int, int]:
-    orientation = _orientation(im)
-    return (im.height, im.width) if orientation in (5, 6, 7, 8) else (im.width, im.height)
-
-
-def _check_header(im: Image.Image, limits: Limits) -> ImageInfo:
-    fmt = im.format or "?"
-    if fmt not in INPUT_FORMATS:
-        raise UnsupportedFormat(f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF")
-    if im.width * im.height > limits.max_pixels:
-        raise TooManyPixels(f"image has {im.width}x{im.height} = {im.width * im.height} pixels, "
-                            f"more than the limit of {limits.max_pixels}")
-    frames = int(getattr(im, "n_frames", 1))
-    if frames > limits.max_frames:
-        raise TooManyFrames(f"animation has {frames} frames, more than the limit of {limits.max_frames}")
-    width, height = _oriented_size(im)
-    return ImageInfo(fmt, width, height, frames, im.mode)
-
-
-def probe(src: Source, limits: Limits = Limits()) -> ImageInfo:
-    """Read the header (and check a PNG's chunks): format, oriented size, frame count. Raises an
-    ImageError if unusable. Pixels are not decoded."""
-    with _decode_errors():
-        im = _open(src)
-        try:
-            info = _check_header(im, limits)
-            if info.format == "PNG":
-                im.verify()  # chunk CRCs, without inflating the pixels: catches truncated and corrupt files
-            return info
-        finally:
-            if isinstance(src, (bytes, Path)):  # a caller's file object stays open for the caller
-                im.close()
 
 
 def _to_working_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
@@ -271,10 +146,11 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
     ``engine="vips"`` lets libvips decode and shrink PNG and WebP inputs (see ``imgqueue.vips``).
     """
     spec.validate(limits, output_formats())
-    with _decode_errors():
-        im = _open(src)
-        info = _check_header(im, limits)
+    with decode_errors():
+        im = open_image(src)
+        info = check_header(im, limits)
         out_fmt = output_format_for(info.format, spec, output_formats())
+        check_work(info, spec, out_fmt, limits)
         geo = compute_geometry(info.width, info.height, spec)
         if info.frames > 1 and out_fmt in ANIMATED_OUTPUTS:
             frames, opts = _render_animation(im, geo, spec, out_fmt)
@@ -310,7 +186,7 @@ def _shrink_on_load(src: Source, im: Image.Image, info: ImageInfo, geo: Geometry
         need = (math.ceil(im.width * geo.scale * DRAFT_GAP), math.ceil(im.height * geo.scale * DRAFT_GAP))
         im.draft(im.mode, need)
     elif (engine == "vips" and isinstance(src, bytes)
-          and vips.suitable(info.format, im.mode, info.frames, im.info, _orientation(im))):
+          and vips.suitable(info.format, im.mode, info.frames, im.info, orientation(im))):
         return vips.shrink(src, info.format, geo.scale * RESIZE_GAP)
     return im
 

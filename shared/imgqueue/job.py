@@ -53,6 +53,7 @@ class Job:
     output_height: int = 0
     output_bytes: int = 0
     output_format: str = ""
+    output_expires_at: float = 0.0  # when the output is removed (OUTPUT_TTL after done)
     error_code: str = ""
     error: str = ""
     duration_ms: float = 0.0

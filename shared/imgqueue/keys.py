@@ -57,6 +57,18 @@ class Keys:
         """Hash of secrets the API processes share (the signing key, when not set in the settings)."""
         return f"{PREFIX}:{self.queue}:secrets"
 
+    def drain(self, moment: int) -> str:
+        """Counter of jobs that ended in the 10 seconds numbered ``moment`` (epoch seconds // 10)."""
+        return f"{PREFIX}:{self.queue}:drain:{moment}"
+
+    def chore(self, name: str) -> str:
+        """Exists (with a TTL) while a periodic chore is another worker's turn."""
+        return f"{PREFIX}:{self.queue}:chore:{name}"
+
+    def rate(self, client: str) -> str:
+        """Sorted set of a client's recent uploads (the rate limit's sliding window)."""
+        return f"{PREFIX}:{self.queue}:rate:{client}"
+
     @property
     def stats(self) -> str:
         """Hash of counters: enqueued, started, done, failed, retried, lost, recovered."""

@@ -60,6 +60,17 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class Allowance:
+    """What the rate limit said: ``allowed`` or not, the ``limit``, uses ``remaining`` in the window, and
+    seconds until the next use frees up (``retry_after``: when refused, how long to wait; -1: never fits)."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: float
+
+
+@dataclass(frozen=True)
 class WorkerState:
     """What a worker process is doing, from its registry hash."""
 

@@ -44,9 +44,10 @@ _FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false":
 
 @dataclass(frozen=True)
 class Limits:
-    max_pixels: int = 50_000_000
+    max_pixels: int = 50_000_000  # input: one frame, and all frames of an animation together
     max_frames: int = 200
-    max_dimension: int = 8192
+    max_dimension: int = 8192  # largest width or height a client may ask for
+    max_output_pixels: int = 16_800_000  # output: every frame written, together
 
 
 @dataclass(frozen=True)

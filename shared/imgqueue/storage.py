@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -14,11 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import InputMissing, StorageError
+from .errors import InputMissing, StorageError, StorageFull
 
 log = logging.getLogger(__name__)
 
 _TMP_MARK = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep removed, and the bytes it found stored afterwards."""
+
+    outputs: int
+    uploads: int
+    temp: int
+    upload_bytes: int
+    output_bytes: int
+
+    @property
+    def removed(self) -> int:
+        return self.outputs + self.uploads + self.temp
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,7 @@ class Storage:
             self.upload_dir.mkdir(parents=True, exist_ok=True)
             self.output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create storage folders: {exc}") from exc
+            raise storage_error("cannot create the storage folders", exc) from exc
 
     def upload_path(self, job_id: str, extension: str) -> Path:
         return self.upload_dir / f"{_safe(job_id)}.{extension}"
@@ -54,7 +70,7 @@ class Storage:
         except FileNotFoundError:
             raise InputMissing(f"the uploaded file {Path(path).name} is gone") from None
         except OSError as exc:
-            raise StorageError(f"cannot read {Path(path).name}: {exc}") from exc
+            raise storage_error(f"cannot read {Path(path).name}", exc) from exc
 
     def remove(self, path: str | Path) -> None:
         try:
@@ -86,6 +102,50 @@ class Storage:
         return removed
 
 
+    def sweep(self, output_ttl: float, upload_ttl: float, temp_ttl: float) -> Swept:
+        """Remove outputs older than ``output_ttl`` seconds, uploads older than ``upload_ttl`` (their job is
+        long gone: a crash left them) and temp files older than ``temp_ttl``; count what stays."""
+        now = time.time()
+        kept: dict[Path, int] = {}
+        removed: dict[Path, int] = {}
+        temp = 0
+        for folder, ttl in ((self.output_dir, output_ttl), (self.upload_dir, upload_ttl)):
+            kept[folder] = removed[folder] = 0
+            for entry, stat in _files(folder):
+                is_temp = entry.name.startswith(".") and _TMP_MARK in entry.name
+                if now - stat.st_mtime > (temp_ttl if is_temp else ttl) and _unlink(entry):
+                    temp += is_temp
+                    removed[folder] += not is_temp
+                elif not is_temp:
+                    kept[folder] += stat.st_size
+        return Swept(removed[self.output_dir], removed[self.upload_dir], temp, kept[self.upload_dir],
+                     kept[self.output_dir])
+
+
+def _files(folder: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """The regular files of ``folder`` with their stat (those that vanish meanwhile are skipped)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        if entry.is_file():
+            yield entry, stat
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path.name, exc.strerror)
+        return False
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     """Write to a hidden temp file beside ``path`` and rename it over ``path`` only on success,
@@ -97,10 +157,16 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
         os.replace(tmp, path)
     except OSError as exc:
         _discard(tmp)
-        raise StorageError(f"cannot write {path.name}: {exc}") from exc
+        raise storage_error(f"cannot write {path.name}", exc) from exc
     except BaseException:
         _discard(tmp)
         raise
+
+
+def storage_error(what: str, exc: OSError) -> StorageError:
+    """The error for a failed file operation: StorageFull when the disk is full; never a full path."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return (StorageFull if full else StorageError)(f"{what}: {exc.strerror or type(exc).__name__}")
 
 
 def _tmp_suffix(host: str, pid: int) -> str:

@@ -3,6 +3,7 @@ tester container. Every test starts its own project and tears it down, volumes i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -185,3 +186,18 @@ def test_plain_docker_compose_up_scale_resolves_the_local_images(photos: Callabl
         assert [r["status"] for r in records] == ["done"] * 6
     finally:
         compose("down", "--volumes", "--remove-orphans", "--timeout", "30", timeout=180)
+
+
+def test_redis_and_containers_are_locked_down(make_stack: Callable[..., Any]) -> None:
+    with make_stack(workers=1) as stack:
+        redis_id = stack.containers("redis")[0]["ID"]
+        unauthenticated = docker("exec", "-e", "REDISCLI_AUTH=", redis_id, "redis-cli", "ping", check=False)
+        assert "NOAUTH" in unauthenticated.stdout + unauthenticated.stderr, "Redis must ask for its password"
+        policy = docker("exec", redis_id, "redis-cli", "config", "get", "maxmemory-policy").stdout.split()
+        maxmemory = docker("exec", redis_id, "redis-cli", "config", "get", "maxmemory").stdout.split()
+        assert policy[-1] == "noeviction" and int(maxmemory[-1]) > 0
+        for service in ("redis", "api", "worker"):
+            cid = stack.containers(service)[0]["ID"]
+            host = json.loads(docker("inspect", "-f", "{{json .HostConfig}}", cid).stdout)
+            assert host["ReadonlyRootfs"] is True, service
+            assert host["Memory"] > 0 and (host["PidsLimit"] or 0) > 0, service

@@ -9,12 +9,13 @@ from flask import Flask
 from imgqueue.config import Settings
 from imgqueue.logs import setup_logging
 
-from . import auth, dashboard, docs, errors, events, health, jobs, metrics, security, state, uploads
+from . import admission, auth, dashboard, docs, errors, events, health, jobs, metrics, security, state, uploads
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (a Settings) and Flask options."""
     app = Flask(__name__)
+    app.request_class = admission.UploadRequest
     config = dict(test_config or {})
     settings = config.pop("IMGQUEUE_SETTINGS", None) or Settings.from_env()
     if not config.get("TESTING"):

@@ -12,12 +12,13 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from imgqueue.errors import ImgqueueError
-from imgqueue.queue import UNAVAILABLE
+from imgqueue.queue import FULL, UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 HTTP_STATUS = {
     "invalid_parameter": 400,
+    "body_timeout": 408,
     "missing_file": 400,
     "empty_file": 400,
     "host_not_allowed": 400,
@@ -29,16 +30,24 @@ HTTP_STATUS = {
     "job_not_found": 404,
     "not_done": 409,
     "result_gone": 410,
+    "expired": 410,
     "file_too_large": 413,
     "request_too_large": 413,
     "too_many_files": 413,
     "too_many_pixels": 413,
+    "output_too_large": 413,
     "not_an_image": 415,
     "unsupported_format": 415,
     "image_error": 422,
     "corrupt_image": 422,
     "too_many_frames": 422,
+    "rate_limited": 429,
+    "too_many_streams": 429,
     "redis_unavailable": 503,
+    "store_full": 503,
+    "queue_full": 503,
+    "storage_error": 503,
+    "insufficient_storage": 507,
 }
 
 
@@ -87,6 +96,12 @@ def register(app: Flask) -> None:
 
     for kind in UNAVAILABLE:
         app.register_error_handler(kind, _redis_down)
+
+    @app.errorhandler(FULL)
+    def _redis_full(exc: Exception) -> tuple[Response, int]:
+        log.warning("redis full: %s", exc)
+        return error_response("store_full", "the job store (Redis) is full: try again later",
+                              headers={"Retry-After": "60"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

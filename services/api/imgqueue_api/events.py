@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from imgqueue.job import TERMINAL
 
-from . import auth, state
+from . import admission, auth, state
 from .errors import ApiError
 from .hub import KEEPALIVE, EventHub, Listener, summary_of
 from .jobs import INTERNAL_FIELDS, owned_job
@@ -67,7 +67,7 @@ def ticket() -> Response:
 @bp.get("/jobs/<job_id>/events")
 def job_events(job_id: str) -> Response:
     st = state.get()
-    listener = st.hub.subscribe()  # before reading the state, so that no change falls in between
+    listener = st.hub.subscribe(admission.client_key())  # before reading the state: no change falls in between
     try:
         job = owned_job(job_id)
     except BaseException:
@@ -100,7 +100,7 @@ def all_events() -> Response:
     if len(ids) > MAX_IDS:
         raise ApiError("invalid_parameter", f"ids: at most {MAX_IDS} job ids")
     st = state.get()
-    listener = st.hub.subscribe()
+    listener = st.hub.subscribe(admission.client_key())
     opening = [sse("summary", summary_of(st.queue))] if want_summary else []
 
     def wanted(event: dict[str, Any]) -> bool:

@@ -32,31 +32,46 @@ def summary_of(q: Queue) -> dict[str, Any]:
 
 
 class EventHub:
-    def __init__(self, q: Queue) -> None:
+    """``per_client``: streams one client may hold open; ``total``: streams this process may hold (fewer
+    than its connections, so that streams can never starve uploads and health checks)."""
+
+    def __init__(self, q: Queue, per_client: int, total: int) -> None:
         self.queue = q
-        self._listeners: set[Listener] = set()
+        self.per_client, self.total = per_client, total
+        self._listeners: dict[Listener, str] = {}  # -> the client holding it
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._started = False
 
-    def subscribe(self, timeout: float = 5.0) -> Listener:
-        """A queue that receives every event from now on. Raises ApiError (503) if Redis is down."""
+    def subscribe(self, client: str = "", timeout: float = 5.0) -> Listener:
+        """A queue that receives every event from now on. Raises ApiError: 429 past a cap, 503 if Redis
+        is down."""
         with self._lock:
+            self._check_caps(client)
             if not self._started:
                 self._started = True
                 threading.Thread(target=self._listen, name="events-listener", daemon=True).start()
                 threading.Thread(target=self._summarise, name="events-summary", daemon=True).start()
             listener: Listener = stdqueue.Queue(maxsize=_BACKLOG)
-            self._listeners.add(listener)
+            self._listeners[listener] = client
         if not self._subscribed.wait(timeout):
             self.unsubscribe(listener)
             raise ApiError("redis_unavailable", "cannot subscribe to job events: the job store (Redis) is "
                            "unavailable; try again shortly")
         return listener
 
+    def _check_caps(self, client: str) -> None:
+        held = sum(1 for owner in self._listeners.values() if owner == client)
+        if held >= self.per_client:
+            raise ApiError("too_many_streams", f"this client holds {held} event streams open, the most allowed; "
+                           "close one first", headers={"Retry-After": "5"})
+        if len(self._listeners) >= self.total:
+            raise ApiError("too_many_streams", "this server holds as many event streams as it may; try again "
+                           "shortly", headers={"Retry-After": "5"})
+
     def unsubscribe(self, listener: Listener) -> None:
         with self._lock:
-            self._listeners.discard(listener)
+            self._listeners.pop(listener, None)
 
     def _broadcast(self, event: dict[str, Any]) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ own tenant's jobs only: any other id is answered as unknown (404), never as forb
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
@@ -83,6 +84,8 @@ def job_result(job_id: str) -> Response:
     if job.status is not JobStatus.DONE:
         raise ApiError("not_done", f"job is {job.status.value}, the result exists once it is done",
                        status=job.status.value)
+    if job.output_expires_at and time.time() >= job.output_expires_at:
+        raise ApiError("expired", "the result was kept for OUTPUT_TTL after the job was done, and has been removed")
     mimetype = MIME_TYPES.get(job.output_format.upper(), "application/octet-stream")
     try:
         resp = send_file(job.output_path, mimetype=mimetype)

@@ -63,6 +63,11 @@ class RedisCollector(Collector):
         yield GaugeMetricFamily("imgqueue_jobs_processing", "Jobs being processed", value=stats["processing"])
         yield GaugeMetricFamily("imgqueue_workers_alive", "Worker processes with a fresh heartbeat",
                                 value=stats["workers"])
+        stored = GaugeMetricFamily("imgqueue_stored_bytes", "Bytes of files kept: uploads not yet processed, "
+                                   "outputs not yet expired", labels=["kind"])
+        stored.add_metric(["uploads"], max(0, stats.get("stored_upload_bytes", 0)))
+        stored.add_metric(["outputs"], max(0, stats.get("stored_output_bytes", 0)))
+        yield stored
         histograms = q.histograms()
         yield _family("imgqueue_job_processing_seconds", "Time to resize one job", histograms["processing"])
         yield _family("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", histograms["wait"])

@@ -44,9 +44,10 @@ def init_app(app: Flask, settings: Settings) -> State:
     storage = Storage(settings.upload_dir, settings.output_dir)
     storage.ensure_dirs()
     queue = Queue.from_settings(settings)
-    state = State(settings, queue, storage,
-                  Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension),
-                  frozenset(imaging.output_formats()), EventHub(queue), Authenticator(settings, queue))
+    connections = settings.api_worker_connections if settings.api_worker_class == "gevent" else settings.api_threads
+    hub = EventHub(queue, settings.max_streams_per_client, max(1, connections // 2))
+    state = State(settings, queue, storage, settings.limits, frozenset(imaging.output_formats()), hub,
+                  Authenticator(settings, queue))
     app.extensions[_KEY] = state
     return state
 

@@ -1,5 +1,9 @@
 """Uploads. The demo's contract: ``POST /upload`` (field ``image``, ``width``, ``height``) answers
-``202 {"jobId", "status": "queued", "statusUrl"}``. ``POST /jobs`` takes several files at once."""
+``202 {"jobId", "status": "queued", "statusUrl"}``. ``POST /jobs`` takes several files at once.
+
+Every refusal comes before any work is queued, the cheapest first (see ``admission``): disk space, rate,
+the body as it streams in, the spec, each file's header (decoded off the event loop) and the work it asks
+for, then the queue's own limit, atomic with the push."""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from imgqueue import imaging
-from imgqueue.errors import ImageError
+from imgqueue.errors import ImageError, QueueFull
 from imgqueue.job import Job, new_job_id
+from imgqueue.probe import check_work
 from imgqueue.spec import EXTENSIONS, ResizeSpec, output_format_for, parse_spec
 
-from . import auth, state
+from . import admission, auth, state
 from .errors import ApiError
 from .jobs import accepted_entry
 
@@ -22,26 +27,30 @@ bp = Blueprint("uploads", __name__)
 
 
 @bp.post("/upload")
-def upload() -> tuple[Response, int]:
+def upload() -> tuple[Response, int, dict[str, str]]:
     """One file in field ``image`` (the demo's contract)."""
-    file = request.files.get("image")
-    if file is None:
+    admission.check_disk()
+    rate = admission.take_rate(1)
+    files = admission.form_files("image")
+    if not files:
         raise ApiError("missing_file", "send the image as a multipart form field named 'image'")
-    (job,) = _enqueue([file])
-    return jsonify(accepted_entry(job)), 202
+    (job,) = _enqueue(files[:1])
+    return jsonify(accepted_entry(job)), 202, rate
 
 
 @bp.post("/jobs")
-def create_jobs() -> tuple[Response, int]:
+def create_jobs() -> tuple[Response, int, dict[str, str]]:
     """Several files in field ``images`` (``image`` accepted too), all with the same options."""
-    files = request.files.getlist("images") + request.files.getlist("image")
+    admission.check_disk()
+    files = admission.form_files("images", "image")
     if not files:
         raise ApiError("missing_file", "send one or more images as multipart form fields named 'images'")
     limit = state.get().settings.max_files_per_request
     if len(files) > limit:
         raise ApiError("too_many_files", f"{len(files)} files, more than the limit of {limit}")
+    rate = admission.take_rate(len(files))
     jobs = _enqueue(files)
-    return jsonify(batch=jobs[0].batch or None, jobs=[accepted_entry(j) for j in jobs]), 202
+    return jsonify(batch=jobs[0].batch or None, jobs=[accepted_entry(j) for j in jobs]), 202, rate
 
 
 def _enqueue(files: list[FileStorage]) -> list[Job]:
@@ -55,14 +64,21 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
         for index, file in enumerate(files):
             accepted.append(_accept_nth(file, index, len(files), spec, batch))
         st.queue.enqueue_many(accepted)
+    except QueueFull as exc:
+        _discard(accepted)
+        raise admission.queue_full(exc) from None
     except BaseException:
-        for job in accepted:
-            st.storage.remove(job.input_path)
+        _discard(accepted)
         raise
     for job in accepted:
         log.info("job=%s status=queued filename=%r input=%dx%d/%s/%dB spec=%s", job.id, job.filename,
                  job.input_width, job.input_height, job.input_format, job.input_bytes, job.spec.to_dict())
     return accepted
+
+
+def _discard(jobs: list[Job]) -> None:
+    for job in jobs:
+        state.get().storage.remove(job.input_path)
 
 
 def _accept_nth(file: FileStorage, index: int, count: int, spec: ResizeSpec, batch: str) -> Job:
@@ -88,14 +104,14 @@ def _accept(file: FileStorage, spec: ResizeSpec, batch: str) -> Job:
         raise _refusal("file_too_large",
                        f"the file is {size} bytes, more than the limit of {st.settings.max_upload_bytes}", name)
     try:
-        info = imaging.probe(file.stream, st.limits)
+        info = admission.offload(imaging.probe, file.stream, st.limits)
+        out_fmt = output_format_for(info.format, spec, st.writable)
+        check_work(info, spec, out_fmt, st.limits)
     except ImageError as exc:
         raise _refusal(exc.code, str(exc), name) from None
     file.stream.seek(0)
     job_id = new_job_id()
-    in_ext = EXTENSIONS.get(info.format, info.format.lower())
-    out_fmt = output_format_for(info.format, spec, st.writable)
-    path, nbytes = st.storage.save_upload(job_id, in_ext, file.stream)
+    path, nbytes = st.storage.save_upload(job_id, EXTENSIONS.get(info.format, info.format.lower()), file.stream)
     return Job(id=job_id, spec=spec, input_path=str(path),
                output_path=str(st.storage.output_path(job_id, EXTENSIONS[out_fmt])), filename=name,
                tenant=auth.current().tenant, batch=batch, input_format=info.format.lower(), input_width=info.width,

@@ -4,6 +4,10 @@
   is replaced.
 * A job past its time limit plus a grace period (the child's own SIGALRM did not stop it, e.g. stuck
   in C code) gets its child SIGKILLed; the job fails with ``time_limit_exceeded``.
+* Each child may allocate WORKER_MEMORY_LIMIT bytes (RLIMIT_DATA): past it, the job fails with
+  ``out_of_memory`` and the child is replaced. A child the kernel's OOM killer took (the container's
+  ``mem_limit``: the cgroup counts its OOM kills) fails its job with ``out_of_memory`` too, rather than
+  handing back a job that would take the next worker down as well.
 * SIGTERM/SIGINT: children get SIGTERM and ``shutdown_timeout`` seconds to finish their job; then
   SIGKILL, and whatever they still held goes back to the queue.
 """
@@ -15,9 +19,11 @@ import logging
 import multiprocessing
 import multiprocessing.process
 import os
+import resource
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from imgqueue.config import Settings
@@ -31,11 +37,15 @@ from .worker import Worker, new_worker_id
 log = logging.getLogger(__name__)
 
 HARD_LIMIT_GRACE = 10.0
+# Where the kernel counts the OOM kills of this container (cgroup v2, then v1).
+OOM_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control"))
 _ctx = multiprocessing.get_context("spawn")
 
 
 def _child_main(settings: Settings, worker_id: str) -> None:
     setup_logging(settings.log_level)
+    if settings.worker_memory_limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (settings.worker_memory_limit, settings.worker_memory_limit))
     worker = Worker(settings, worker_id)
     worker.install_signal_handlers()
     worker.run()
@@ -57,6 +67,8 @@ class Supervisor:
         self._stop = False
         self._queue: Queue | None = None
         self.storage = Storage(settings.upload_dir, settings.output_dir)
+        self._oom_kills = oom_kills()
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # children: fewer malloc arenas, less memory held
 
     @property
     def queue(self) -> Queue:
@@ -111,6 +123,9 @@ class Supervisor:
         if not proc.is_alive():
             log.warning("worker=%s exited with code %s; handing back its job and restarting it",
                         slot.worker_id, proc.exitcode)
+            if proc.exitcode == -signal.SIGKILL and self._oom_killed():
+                self._fail_current(slot, "out_of_memory", "the worker process was killed for using more memory "
+                                   "than its container may (mem_limit)")
             self._release(slot.worker_id, count_loss=proc.exitcode != 0)
             self._remove_temp_files(proc)
             self._start(slot)
@@ -135,15 +150,25 @@ class Supervisor:
         slot.process.kill()
         slot.process.join(5)
         self._remove_temp_files(slot.process)
-        try:
-            self.queue.finish(slot.worker_id, current, JobStatus.FAILED, {
-                "error_code": "time_limit_exceeded",
-                "error": f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s "
-                         "and its worker process was killed"})
-        except UNAVAILABLE as exc:
-            log.warning("could not fail job=%s: %s", current, exc)
+        self._fail_current(slot, "time_limit_exceeded", f"the job ran longer than its time limit of "
+                           f"{self.settings.job_time_limit:g} s and its worker process was killed")
         self._release(slot.worker_id, count_loss=False)
         self._start(slot)
+
+    def _fail_current(self, slot: Slot, code: str, reason: str) -> None:
+        """Fail the job a child that was killed was working on (the others it held go back)."""
+        try:
+            current = self.queue.worker_state(slot.worker_id).current_job
+            if current:
+                self.queue.finish(slot.worker_id, current, JobStatus.FAILED, {"error_code": code, "error": reason})
+                log.error("job=%s worker=%s failed code=%s", current, slot.worker_id, code)
+        except UNAVAILABLE as exc:
+            log.warning("could not fail the job of worker=%s: %s", slot.worker_id, exc)
+
+    def _oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer struck since we last looked."""
+        before, self._oom_kills = self._oom_kills, oom_kills()
+        return before is not None and self._oom_kills is not None and self._oom_kills > before
 
     def _remove_temp_files(self, proc: multiprocessing.process.BaseProcess) -> None:
         if proc.pid is not None:
@@ -181,3 +206,16 @@ class Supervisor:
             # Anything a stopped child still held goes back to the queue (not a loss: it was asked to stop).
             self._release(slot.worker_id, count_loss=False)
         log.info("supervisor stopped")
+
+
+def oom_kills() -> int | None:
+    """OOM kills the kernel counted in this process's memory cgroup; None where no counter is readable."""
+    for path in OOM_COUNTERS:
+        try:
+            for line in path.read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return None

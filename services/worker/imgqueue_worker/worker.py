@@ -1,7 +1,9 @@
 """One worker process: takes jobs one at a time, resizes them, records the outcome.
 
-A background thread keeps the heartbeat fresh and runs recovery (dead workers' jobs, due retries).
-SIGTERM or SIGINT: stop taking jobs, finish the current one, hand back anything held, exit.
+A background thread (``Housekeeper``) keeps the heartbeat fresh, runs recovery and sweeps old files.
+SIGTERM or SIGINT: stop taking jobs, finish the current one, hand back anything held, exit. A job that
+needs more memory than WORKER_MEMORY_LIMIT fails with ``out_of_memory`` and the process exits after it,
+so that a fresh one (started by the supervisor) takes the next job.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from imgqueue.errors import (
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import UNAVAILABLE, Queue
+from imgqueue.queue import FULL, UNAVAILABLE, Queue
 from imgqueue.records import Outcome
-from imgqueue.spec import Limits
 from imgqueue.storage import Storage, atomic_write
+
+from .housekeeping import Housekeeper
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,9 +61,9 @@ class Worker:
         self.settings = settings
         self.id = worker_id or new_worker_id()
         self.storage = Storage(settings.upload_dir, settings.output_dir)
-        self.limits = Limits(settings.max_input_pixels, settings.max_frames, settings.max_output_dimension)
+        self.limits = settings.limits
         self.stopping = threading.Event()
-        self.parent_pid = os.getppid()
+        self.exhausted = False  # a job ran out of memory: this process stops after recording it
         self._queue: Queue | None = None
 
     @property
@@ -91,7 +94,7 @@ class Worker:
             log.info("worker=%s removed %d stale temp files", self.id, swept)
         self._with_redis(lambda: self.queue.register(self.id, self._info()))
         log.info("worker=%s pid=%d queue=%s started", self.id, os.getpid(), self.settings.queue_name)
-        beat = threading.Thread(target=self._housekeeping, name="heartbeat", daemon=True)
+        beat = Housekeeper(self.id, self.settings, self.storage, self.stopping)
         beat.start()
         jobs: list[Job] = []
         prefetch = self.settings.worker_prefetch
@@ -113,44 +116,6 @@ class Worker:
     def _info(self) -> dict[str, Any]:
         return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": repr(time.time()),
                 "current_job": "", "job_started": "", "jobs_done": 0, "jobs_failed": 0}
-
-    def _housekeeping(self) -> None:
-        """Heartbeat every HEARTBEAT_INTERVAL, recovery every RECOVERY_INTERVAL, notice our parent dying."""
-        queue = Queue.from_settings(self.settings)
-        next_recovery = 0.0
-        next_sweep = time.monotonic() + 60
-        tick = min(self.settings.heartbeat_interval, self.settings.recovery_interval)
-        next_beat = 0.0
-        while not self.stopping.wait(0 if next_recovery == 0 else tick):
-            if os.getppid() != self.parent_pid:
-                log.warning("worker=%s parent process is gone; stopping after the current job", self.id)
-                self.stopping.set()
-                break
-            try:
-                if time.monotonic() >= next_beat:
-                    queue.heartbeat(self.id)
-                    next_beat = time.monotonic() + self.settings.heartbeat_interval
-                if time.monotonic() >= next_recovery:
-                    self.recover(queue)
-                    next_recovery = time.monotonic() + self.settings.recovery_interval
-                if time.monotonic() >= next_sweep:  # temp files of processes that died on other hosts
-                    self.storage.sweep_temp_files(older_than=self.settings.temp_file_max_age)
-                    next_sweep = time.monotonic() + 60
-            except UNAVAILABLE as exc:
-                log.warning("worker=%s heartbeat failed: %s", self.id, exc)
-                next_recovery = next_recovery or 1.0
-
-    def recover(self, queue: Queue) -> None:
-        found = queue.recover()
-        for dead in found.dead:
-            log.warning("worker=%s found dead worker=%s requeued=%s failed=%s", self.id, dead.id,
-                        ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
-            if dead.pid is not None and dead.host:  # its half-written output, if any
-                self.storage.sweep_temp_files(pid=dead.pid, host=dead.host)
-        for job in queue.get_many(found.failed):
-            self.storage.remove(job.input_path)
-        if found.promoted:
-            log.info("worker=%s moved %d retries back to the queue", self.id, found.promoted)
 
     # --- one job -----------------------------------------------------------------------------------
 
@@ -202,8 +167,11 @@ class Worker:
             fields["error"] = f"{fields['error']} (gave up after {job.retries} retries)"
             return JobStatus.FAILED, fields, 0.0
         except MemoryError:
+            self.exhausted = True
+            self.stopping.set()  # a fresh process takes the next job: this one's heap may be in pieces
             return JobStatus.FAILED, {"error_code": "out_of_memory", "error": "the image needed more memory "
-                                      "than this worker has"}, 0.0
+                                      f"than a worker process may use ({_human(self.settings.worker_memory_limit)})"
+                                      }, 0.0
         except Exception as exc:  # a bug of ours: fail this job readably, keep the worker alive
             log.exception("job=%s worker=%s unexpected error", job.id, self.id)
             return JobStatus.FAILED, {"error_code": "internal_error", "error": f"{type(exc).__name__}: {exc}"}, 0.0
@@ -230,7 +198,7 @@ class Worker:
         while True:
             try:
                 return call()
-            except UNAVAILABLE as exc:
+            except (*UNAVAILABLE, FULL) as exc:
                 if time.monotonic() + delay > deadline:
                     raise
                 log.warning("worker=%s redis unavailable (%s); retrying in %.1f s", self.id, exc, delay)

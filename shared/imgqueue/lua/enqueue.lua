@@ -1,10 +1,17 @@
 -- Queue jobs: for each, write its record and status, index it, push it and publish 'queued', all in
--- one atomic script, so that no worker can take an id whose record does not exist yet.
+-- one atomic script, so that no worker can take an id whose record does not exist yet. Refused as a
+-- whole, with nothing written, when the queue would grow past its limit (as RabbitMQ's reject-publish).
 -- KEYS[1] queue list   KEYS[2] index (sorted set)   KEYS[3] stats hash
 -- ARGV[1..5] the prelude's (common.lua)
 -- ARGV[6] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch or absent, t: tenant or absent}
 -- ARGV[7] bytes uploaded   ARGV[8] prefix of the per-tenant indexes
--- Returns the number of jobs queued.
+-- ARGV[9] most jobs the queue may hold (0: no limit)   ARGV[10] jobs this enqueue adds in all (its chunks)
+-- Returns {1, depth after} when queued, {0, depth} when refused.
+local limit, adding = tonumber(ARGV[9]), tonumber(ARGV[10])
+if limit > 0 and adding > 0 then
+  local depth = redis.call('LLEN', KEYS[1])
+  if depth + adding > limit then return {0, depth} end
+end
 local jobs = cjson.decode(ARGV[6])
 for _, j in ipairs(jobs) do
   local h = hash_key(j.i)
@@ -24,5 +31,6 @@ for _, j in ipairs(jobs) do
 end
 redis.call('HINCRBY', KEYS[3], 'enqueued', #jobs)
 redis.call('HINCRBY', KEYS[3], 'upload_bytes', tonumber(ARGV[7]))
+redis.call('HINCRBY', KEYS[3], 'stored_upload_bytes', tonumber(ARGV[7]))
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(NOW) - TTL)
-return #jobs
+return {1, redis.call('LLEN', KEYS[1])}

@@ -1,11 +1,22 @@
 -- Record the outcomes of one or more jobs and, if asked, atomically pull and start the next ones.
 -- KEYS[1] processing list   KEYS[2] worker hash   KEYS[3] stats hash   KEYS[4] queue list
 -- KEYS[5] delayed set       KEYS[6] processing-time histogram   KEYS[7] queue-wait histogram
+-- KEYS[8] this moment's drain counter (jobs ended per 10 s, read back by Queue.drain_rate)
 -- ARGV[1..5] the prelude's (common.lua)
 -- ARGV[6] worker id   ARGV[7] JSON array of outcomes {id, outcome: done|failed|retry, fields, retry_at}
 -- ARGV[8] how many queued jobs to pull next (0: none)   ARGV[9] histogram bucket bounds
+-- ARGV[10] seconds an output is kept (OUTPUT_TTL)
 -- Returns {{applied flag per outcome}, record of each job pulled...}.
-local worker_id, bounds = ARGV[6], ARGV[9]
+local worker_id, bounds, output_ttl = ARGV[6], ARGV[9], tonumber(ARGV[10])
+
+-- A job ended: its upload is removed (by the worker), its output (if any) is now stored.
+local function ended(id, output_bytes)
+  local input = tonumber(redis.call('HGET', hash_key(id), 'input_bytes') or '0') or 0
+  redis.call('HINCRBY', KEYS[3], 'stored_upload_bytes', 0 - input)  -- never '-0': not an integer to Redis
+  if output_bytes > 0 then redis.call('HINCRBY', KEYS[3], 'stored_output_bytes', output_bytes) end
+  redis.call('INCR', KEYS[8])
+  redis.call('EXPIRE', KEYS[8], 120)
+end
 
 local function record(id, outcome, given, retry_at)
   redis.call('LREM', KEYS[1], 1, id)
@@ -19,7 +30,9 @@ local function record(id, outcome, given, retry_at)
   if outcome == 'done' then
     -- A finished output is valid even if the job was meanwhile handed back to the queue.
     if st == 'processing' or st == 'queued' or st == 'retrying' then
+      extra[#extra + 1] = 'output_expires_at'; extra[#extra + 1] = tostring(tonumber(NOW) + output_ttl)
       set_status(id, 'done', extra)
+      ended(id, tonumber(given.output_bytes or 0) or 0)
       redis.call('HINCRBY', KEYS[3], 'done', 1)
       redis.call('HINCRBY', KEYS[2], 'jobs_done', 1)
       if given.duration_ms then observe(KEYS[6], tonumber(given.duration_ms) / 1000, bounds) end
@@ -31,6 +44,7 @@ local function record(id, outcome, given, retry_at)
     end
   elseif mine and outcome == 'failed' then
     set_status(id, 'failed', extra)
+    ended(id, 0)
     redis.call('HINCRBY', KEYS[3], 'failed', 1)
     redis.call('HINCRBY', KEYS[3], 'failed:' .. (given.error_code or 'error'), 1)
     redis.call('HINCRBY', KEYS[2], 'jobs_failed', 1)

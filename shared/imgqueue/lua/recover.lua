@@ -44,6 +44,8 @@ for _, wid in ipairs(candidates) do
             'error', 'the worker processing this job died ' .. lost .. ' times (poison job?)'})
           redis.call('HINCRBY', KEYS[4], 'failed', 1)
           redis.call('HINCRBY', KEYS[4], 'failed:worker_lost', 1)
+          local input = tonumber(redis.call('HGET', hash_key(id), 'input_bytes') or '0') or 0
+          redis.call('HINCRBY', KEYS[4], 'stored_upload_bytes', 0 - input)  -- the recovering worker removes it
           table.insert(failed, id)
         else
           set_status(id, 'queued', {'worker', ''})
