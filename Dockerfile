@@ -36,6 +36,9 @@ COPY client/ client/
 COPY services/tester/ services/tester/
 RUN scripts/venv.sh code tester
 
+FROM build AS objectstore-venv
+RUN scripts/venv.sh deps objectstore
+
 # --- runtime: the base image, a venv, a non-root user; no compilers, no wheelhouse, no sources ----------
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
@@ -61,6 +64,17 @@ COPY --from=worker-venv /opt/venv /opt/venv
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 CMD ["imgqueue-worker", "healthcheck"]
 CMD ["imgqueue-worker"]
+
+# The bundled S3 server (make up STORAGE=s3): rclone serve s3, which checks request signatures. A bucket is
+# a folder of /data.
+FROM runtime AS objectstore
+COPY --from=objectstore-venv /opt/venv /opt/venv
+ENV BUCKET=imgqueue
+EXPOSE 9000
+HEALTHCHECK --interval=3s --timeout=3s --start-period=5s --retries=10 \
+  CMD ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 9000), 2)"]
+ENTRYPOINT ["sh", "-c", "mkdir -p \"/data/$BUCKET\" && exec rclone serve s3 --addr :9000 --vfs-cache-mode off \
+  --auth-key \"$AWS_ACCESS_KEY_ID,$AWS_SECRET_ACCESS_KEY\" /data"]
 
 FROM runtime AS tester
 COPY --from=tester-venv /opt/venv /opt/venv

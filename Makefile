@@ -18,10 +18,12 @@ export TESTCONTAINERS_CONNECTION_MODE ?= docker_host
 export TC_HOST ?= 127.0.0.1
 
 # Plain docker compose: it reads .env (yours, plus the base images `make images` writes into it).
-COMPOSE = docker compose
+# STORAGE=s3 adds the object store (docker-compose.s3.yml) and keeps every file there, not in volumes.
+STORAGE ?= local
+COMPOSE = docker compose -f docker-compose.yml $(if $(filter s3,$(STORAGE)),-f docker-compose.s3.yml)
 
 .PHONY: help install test lint settings dev samples clean bench bench-quick images build up down logs ps scale \
-        test-upload integration-test down-volumes
+        test-upload integration-test down-volumes swarm-up swarm-down k8s-validate
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -73,7 +75,7 @@ images: ## choose base images (official ones, or built here where no registry is
 build: images ## build the api, worker and tester images (one Dockerfile, a target each)
 	$(COMPOSE) --profile test build
 
-up: build ## build, start with $$WORKERS (3) workers, wait until healthy, print the URL
+up: build ## build, start with $$WORKERS (3) workers, wait until healthy, print the URL (STORAGE=s3: object store)
 	$(COMPOSE) up -d --wait --wait-timeout 180 --scale worker=$(WORKERS)
 	@echo "imgqueue is up: API http://127.0.0.1:$(API_PORT)  (make logs, make ps, make test-upload, make down)"
 
@@ -102,5 +104,19 @@ test-upload: ## run the tester container: generated samples, or SAMPLES_DIR=/pat
 	code=$$(docker inspect -f '{{.State.ExitCode}}' $$name); docker rm -f $$name >/dev/null; \
 	echo "tester exit code: $$code"; exit $$code
 
-integration-test: $(STAMP) build ## the compose stack under testcontainers: scaling, chaos, Redis restart
+swarm-up: ## deploy on a Docker Swarm (docker swarm init first): the stack rendered from the compose files
+	$(MAKE) --no-print-directory build STORAGE=s3
+	@mkdir -p build
+	python3 deploy/swarm/stack.py > build/stack.json
+	docker stack deploy --compose-file build/stack.json imgqueue
+	@echo "deployed the stack imgqueue: docker stack services imgqueue; docker service scale imgqueue_worker=N"
+
+swarm-down: ## remove the Swarm stack (its volumes stay: docker volume ls)
+	docker stack rm imgqueue
+
+k8s-validate: $(STAMP) ## render the Kubernetes overlays and validate them offline (no cluster needed)
+	$(PY) deploy/kubernetes/validate.py
+
+integration-test: $(STAMP) ## the compose stack under testcontainers: scaling, chaos, Redis restart, two hosts, swarm
+	$(MAKE) --no-print-directory build STORAGE=s3
 	$(PY) -m pytest -m integration tests/integration $(PYTEST_ARGS)

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print("part 3: end to end ...", file=sys.stderr)
         rate = report.get("resize", {}).get("tasks", {}).get("cover-same", {}).get("imgqueue_images_per_s", 0.0)
         report["e2e"] = end_to_end.run(photos, 1 if quick else 3, rate, (1,) if quick else (1, 2))
+        report["e2e"]["storage"] = end_to_end.storage(photos, 1 if quick else 2, 1 if quick else 3)
     if "api" in parts:
         print("part 4: API acceptance ...", file=sys.stderr)
         report["api"] = api_accept.run(16 if quick else 320, (1, 8) if quick else (1, 8, 32), 1 if quick else 3)

@@ -54,6 +54,11 @@ def table(r: dict[str, Any]) -> str:
                          f"{_f(row['efficiency'], 2)} | {target} |")
         lines.append(f"\nefficiency = images/s ÷ (workers × {e['one_core_rate']:.2f}, part 1's one-core rate for "
                      "cover-same)\n")
+        if "storage" in e:
+            st = e["storage"]
+            lines += [f"Files in an object store (rclone serve s3 on loopback) next to local folders, {st['workers']} "
+                      f"worker, {st['images']} images, alternating: local {_f(st['local_images_per_s'], 2)} img/s, "
+                      f"S3 {_f(st['s3_images_per_s'], 2)} img/s (ratio {_f(st['ratio'], 2)})", ""]
     if "api" in r:
         a = r["api"]
         lines += [f"### 4. API acceptance ({a['image_bytes'] // 1000} KB images, {a['uploads']} uploads)", "",

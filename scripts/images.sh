@@ -76,7 +76,7 @@ build_wheelhouse() {
   say "downloading wheels for Python 3.11.2 (Debian bookworm's) into wheelhouse/ ..."
   python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
     --python-version 3.11.2 --implementation cp --abi cp311 --abi abi3 --abi none "${platforms[@]}" \
-    --platform any -d wheelhouse -r <(python3 scripts/packages.py requirements api worker tester) \
+    --platform any -d wheelhouse -r <(python3 scripts/packages.py requirements api worker tester objectstore) \
     'async-timeout>=4.0.3'  # redis needs it on Python < 3.11.3, a marker pip download does not evaluate
   touch "$stamp"
 }
@@ -90,10 +90,16 @@ write_env() {
     password=$(sed -n "/^$BEGIN\$/,/^$END\$/s/^REDIS_PASSWORD=//p" "$ENV_FILE" | tail -n 1)
   fi
   [ -n "$password" ] || password=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+  local s3_secret=""
+  [ -f "$ENV_FILE" ] && s3_secret=$(sed -n "/^$BEGIN\$/,/^$END\$/s/^AWS_SECRET_ACCESS_KEY=//p" "$ENV_FILE" | tail -n 1)
+  [ -n "$s3_secret" ] || s3_secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   {
     [ -n "$kept" ] && printf '%s\n' "$kept"
     printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n' "$BEGIN" "$1" "$2" "$3"
     [ -n "$(user_value REDIS_PASSWORD)" ] || printf 'REDIS_PASSWORD=%s\n' "$password"
+    # Credentials of the bundled object store (make up STORAGE=s3), unless you set your own.
+    [ -n "$(user_value AWS_ACCESS_KEY_ID)" ] || printf 'AWS_ACCESS_KEY_ID=imgqueue\n'
+    [ -n "$(user_value AWS_SECRET_ACCESS_KEY)" ] || printf 'AWS_SECRET_ACCESS_KEY=%s\n' "$s3_secret"
     printf '%s\n' "$END"
   } > "$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"

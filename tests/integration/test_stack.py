@@ -3,6 +3,7 @@ tester container. Every test starts its own project and tears it down, volumes i
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from imgqueue_client import Client
-from imgqueue_dev.compose import ComposeStack, docker
+from imgqueue_dev.compose import ComposeStack, bridge_gateway, compose_project, docker
 from imgqueue_dev.procs import free_port
+from imgqueue_dev.swarm import single_node_swarm, swarm_stack
 from imgqueue_tester.samples import generate
+
+from .conftest import FAST
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -201,3 +206,58 @@ def test_redis_and_containers_are_locked_down(make_stack: Callable[..., Any]) ->
             host = json.loads(docker("inspect", "-f", "{{json .HostConfig}}", cid).stdout)
             assert host["ReadonlyRootfs"] is True, service
             assert host["Memory"] > 0 and (host["PidsLimit"] or 0) > 0, service
+
+
+def test_workers_on_another_host_reach_the_hub_through_published_ports_only(
+        tmp_path: Path, photos: Callable[[int], list[Path]]) -> None:
+    """Two "hosts": project A (Redis, API, object store; no workers) publishes Redis and the store; project
+    B (workers only, no volume, its own network) reaches them only through those ports, as a second
+    machine would. A worker container of B is killed mid-run: every job still ends done, outputs whole."""
+    root = Path(__file__).resolve().parents[2]
+    gateway = bridge_gateway()  # published there, the ports reach containers and nothing beyond this host
+    redis_port, store_port = free_port(), free_port()
+    hub_files = ("docker-compose.yml", "docker-compose.s3.yml", "docker-compose.hub.yml")
+    with compose_project(root, tmp_path, 0, hub_files, **FAST, REDIS_BIND=gateway, REDIS_PORT=str(redis_port),
+                         OBJECTSTORE_BIND=gateway, OBJECTSTORE_PORT=str(store_port)) as hub, \
+         compose_project(root, tmp_path, 2, ("docker-compose.workers.yml",), **FAST,
+                         REDIS_URL=f"redis://host.docker.internal:{redis_port}/0", STORAGE_URL="s3://imgqueue/",
+                         AWS_ENDPOINT_URL=f"http://host.docker.internal:{store_port}") as remote:
+        workers = remote.containers("worker")
+        assert len(workers) == 2
+        for worker in workers:
+            mounts = json.loads(docker("inspect", "-f", "{{json .Mounts}}", worker["ID"]).stdout)
+            assert mounts == [], f"a remote worker needs no volume: {mounts}"
+        ids = upload_all(hub, photos(60))
+        victim = hub.wait_until(lambda: next((r["worker"].split(".")[0] for r in hub.jobs(ids)
+                                              if r["status"] == "processing" and r["worker"]), None),
+                                60, "a remote worker to be busy")
+        docker("kill", str(victim))
+        records = hub.wait_finished(ids)
+        assert [r["status"] for r in records] == ["done"] * 60, [r["error"] for r in records if r["error"]]
+        for record in records:
+            image = Image.open(io.BytesIO(hub.client.session.get(f"{hub.url}/jobs/{record['id']}/result",
+                                                                 timeout=10).content))
+            image.load()
+            assert image.size == (200, 150) and record["output_path"].startswith("s3://imgqueue/output/")
+        assert {r["worker"].split(".")[0] for r in records} <= {w["ID"][:12] for w in workers}
+
+
+@pytest.mark.timeout(900)
+def test_a_swarm_stack_deploys_scales_runs_jobs_and_leaves_the_engine_as_it_was(
+        tmp_path: Path, photos: Callable[[int], list[Path]]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    before = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    admin = "swarm-admin-token-0123456789"
+    with single_node_swarm(), swarm_stack(root, tmp_path, 1, **FAST, AUTH_MODE="token",
+                                          API_TOKENS=f"ops:admin:{admin}") as stack:
+        stack.scale("worker", 2)
+        assert stack.services()[f"{stack.name}_worker"] == "2/2"
+        wait_for = time.monotonic() + 60
+        while stack.client.stats()["counts"]["workers"] < 2 and time.monotonic() < wait_for:
+            time.sleep(1)
+        ids = [str(stack.client.submit(p, 200, 150)["jobId"]) for p in photos(12)]
+        records = stack.client.wait_all(ids, timeout=180)
+        assert [r["status"] for r in records] == ["done"] * 12
+        assert len({r["worker"].split(".")[0] for r in records}) == 2, "both worker tasks did work"
+    assert docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    assert docker("network", "ls", "--format", "{{.Name}}").stdout.split() == before

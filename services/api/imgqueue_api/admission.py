@@ -64,9 +64,9 @@ def check_disk() -> None:
     floor = state.get().settings.min_free_disk_bytes
     if floor <= 0:
         return
-    for folder in (state.get().settings.upload_dir, tempfile.gettempdir()):
-        free = shutil.disk_usage(folder).free
-        if free < floor:
+    stored = state.get().storage.free_bytes()  # None: an object store, whose space is its own business
+    for free in (stored, shutil.disk_usage(tempfile.gettempdir()).free):
+        if free is not None and free < floor:
             raise ApiError("insufficient_storage", "the server is short of disk space for uploads; try again later",
                            headers={"Retry-After": "60"})
 

@@ -36,7 +36,7 @@ ROLES = ("admin", "client")
 PUBLIC = frozenset({"health.healthz", "health.readyz", "docs.openapi", "docs.page", "dashboard.index", "static"})
 TICKET_ENDPOINTS = frozenset({"events.all_events", "events.job_events"})
 LINK_ENDPOINT = "jobs.job_result"
-METRICS_ENDPOINT = "metrics.metrics"
+METRICS_ENDPOINTS = frozenset({"metrics.metrics", "metrics.scaling"})
 LINK = Principal("", "link")  # holds a signed result link: the result route checks the signature
 TOKEN_PREFIX = "iq_"
 
@@ -104,8 +104,8 @@ def install(app: Flask, authenticator: Authenticator, read_ticket: Callable[[str
         if who is None:
             raise ApiError("unauthorized", "send a valid API token: Authorization: Bearer <token>",
                            headers=_challenge())
-        if who.role == "metrics" and endpoint != METRICS_ENDPOINT:
-            raise ApiError("forbidden", "a metrics token may read /metrics only")
+        if who.role == "metrics" and endpoint not in METRICS_ENDPOINTS:
+            raise ApiError("forbidden", "a metrics token may read /metrics and /scaling only")
         g.principal = who
 
 

@@ -46,6 +46,7 @@ HTTP_STATUS = {
     "redis_unavailable": 503,
     "store_full": 503,
     "queue_full": 503,
+    "not_replicated": 503,
     "storage_error": 503,
     "insufficient_storage": 507,
 }

@@ -8,7 +8,8 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, send_file, stream_with_context, url_for
+from werkzeug.wrappers import Response as ResponseBase
 
 from imgqueue.errors import JobNotFound
 from imgqueue.job import Job, JobStatus
@@ -75,7 +76,7 @@ def get_job(job_id: str) -> Response:
 
 
 @bp.get("/jobs/<job_id>/result")
-def job_result(job_id: str) -> Response:
+def job_result(job_id: str) -> ResponseBase:
     if "sig" in request.args:  # a signed link: valid on its own, whoever holds it
         left = state.get().signer.check_link(request.path, request.args.get("expires", ""), request.args["sig"])
         job, cache = state.get().queue.get(job_id_or_404(job_id)), f"public, max-age={left}"
@@ -88,9 +89,16 @@ def job_result(job_id: str) -> Response:
         raise ApiError("expired", "the result was kept for OUTPUT_TTL after the job was done, and has been removed")
     mimetype = MIME_TYPES.get(job.output_format.upper(), "application/octet-stream")
     try:
-        resp = send_file(job.output_path, mimetype=mimetype)
+        result = state.get().storage.result(job.output_path)
     except FileNotFoundError:
         raise ApiError("result_gone", "the job is done but its output file has been removed") from None
+    if result.url:
+        resp = redirect(result.url, 302)
+    elif result.path:
+        resp = send_file(result.path, mimetype=mimetype)
+    else:
+        resp = Response(stream_with_context(result.chunks or iter(())), mimetype=mimetype)
+        resp.headers["Content-Length"] = str(result.size)
     resp.headers["Cache-Control"] = cache
     return resp
 

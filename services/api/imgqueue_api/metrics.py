@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from functools import cache
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -94,6 +94,18 @@ def install(app: Flask) -> None:
         return resp
 
     app.register_blueprint(bp)
+
+
+@bp.get("/scaling")
+@auth.require("metrics")
+def scaling() -> Response:
+    """What an autoscaler (KEDA's metrics-api scaler) needs: ``backlog`` counts every job that needs a
+    worker, not only those waiting in the list: the ones being processed (scaling in must not take their
+    workers away) and the retries waiting out their backoff."""
+    counts = state.get().queue.stats()
+    backlog = counts["queued"] + counts["processing"] + counts["delayed"]
+    return jsonify(backlog=backlog, queued=counts["queued"], processing=counts["processing"],
+                   delayed=counts["delayed"], workers=counts["workers"])
 
 
 @bp.get("/metrics")

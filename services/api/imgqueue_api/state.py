@@ -13,7 +13,7 @@ from imgqueue import imaging
 from imgqueue.config import Settings
 from imgqueue.queue import Queue
 from imgqueue.spec import Limits
-from imgqueue.storage import Storage
+from imgqueue.storage import Storage, open_storage
 
 from .auth import Authenticator
 from .hub import EventHub
@@ -41,8 +41,9 @@ class State:
 
 
 def init_app(app: Flask, settings: Settings) -> State:
-    storage = Storage(settings.upload_dir, settings.output_dir)
-    storage.ensure_dirs()
+    storage = open_storage(settings)
+    if storage.kind == "local":
+        storage.prepare()  # the folders; an object store is checked on first use (it may start after us)
     queue = Queue.from_settings(settings)
     connections = settings.api_worker_connections if settings.api_worker_class == "gevent" else settings.api_threads
     hub = EventHub(queue, settings.max_streams_per_client, max(1, connections // 2))

@@ -111,9 +111,9 @@ def _accept(file: FileStorage, spec: ResizeSpec, batch: str) -> Job:
         raise _refusal(exc.code, str(exc), name) from None
     file.stream.seek(0)
     job_id = new_job_id()
-    path, nbytes = st.storage.save_upload(job_id, EXTENSIONS.get(info.format, info.format.lower()), file.stream)
-    return Job(id=job_id, spec=spec, input_path=str(path),
-               output_path=str(st.storage.output_path(job_id, EXTENSIONS[out_fmt])), filename=name,
+    location, nbytes = st.storage.save_upload(job_id, EXTENSIONS.get(info.format, info.format.lower()), file.stream)
+    return Job(id=job_id, spec=spec, input_path=location,
+               output_path=st.storage.output_location(job_id, EXTENSIONS[out_fmt]), filename=name,
                tenant=auth.current().tenant, batch=batch, input_format=info.format.lower(), input_width=info.width,
                input_height=info.height, input_bytes=nbytes)
 

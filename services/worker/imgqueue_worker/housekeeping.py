@@ -13,11 +13,14 @@ import threading
 import time
 
 from imgqueue.config import Settings
+from imgqueue.errors import StorageError
 from imgqueue.queue import FULL, UNAVAILABLE, Queue
 from imgqueue.storage import Storage
 
 log = logging.getLogger(__name__)
 SWEEP_CHORE = "sweep"
+# Failures that pass: the next turn of the loop tries again.
+PASSING: tuple[type[Exception], ...] = (*UNAVAILABLE, FULL, StorageError)
 
 
 class Housekeeper(threading.Thread):
@@ -44,7 +47,7 @@ class Housekeeper(threading.Thread):
                     if time.monotonic() >= due[chore]:
                         getattr(self, chore)(queue)
                         due[chore] = time.monotonic() + every[chore]
-            except (*UNAVAILABLE, FULL) as exc:
+            except PASSING as exc:
                 log.warning("worker=%s housekeeping failed: %s", self.worker_id, exc)
                 due["recover"] = min(due["recover"], time.monotonic() + 1.0)
 

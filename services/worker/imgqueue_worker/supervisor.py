@@ -30,7 +30,7 @@ from imgqueue.config import Settings
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
 from imgqueue.queue import FAILURE, UNAVAILABLE, Queue
-from imgqueue.storage import Storage
+from imgqueue.storage import open_storage
 
 from .worker import Worker, new_worker_id
 
@@ -66,7 +66,7 @@ class Supervisor:
         self.slots = [Slot(i) for i in range(self.concurrency)]
         self._stop = False
         self._queue: Queue | None = None
-        self.storage = Storage(settings.upload_dir, settings.output_dir)
+        self.storage = open_storage(settings)
         self._oom_kills = oom_kills()
         os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # children: fewer malloc arenas, less memory held
 

@@ -16,7 +16,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -27,12 +26,13 @@ from imgqueue.errors import (
     InputMissing,
     InvalidSpec,
     JobTimeLimitExceeded,
+    StorageError,
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
 from imgqueue.queue import FULL, UNAVAILABLE, Queue
 from imgqueue.records import Outcome
-from imgqueue.storage import Storage, atomic_write
+from imgqueue.storage import open_storage
 
 from .housekeeping import Housekeeper
 
@@ -60,7 +60,7 @@ class Worker:
     def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
         self.settings = settings
         self.id = worker_id or new_worker_id()
-        self.storage = Storage(settings.upload_dir, settings.output_dir)
+        self.storage = open_storage(settings)
         self.limits = settings.limits
         self.stopping = threading.Event()
         self.exhausted = False  # a job ran out of memory: this process stops after recording it
@@ -88,7 +88,7 @@ class Worker:
         raise JobTimeLimitExceeded(f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s")
 
     def run(self) -> None:
-        self.storage.ensure_dirs()
+        self._prepare_storage()
         swept = self.storage.sweep_temp_files(older_than=self.settings.temp_file_max_age)
         if swept:
             log.info("worker=%s removed %d stale temp files", self.id, swept)
@@ -151,8 +151,8 @@ class Worker:
         """Resize; map every failure onto an outcome. Never raises for a bad job."""
         signal.setitimer(signal.ITIMER_REAL, self.settings.job_time_limit)
         try:
-            data = self.storage.read_input(job.input_path)
-            with atomic_write(Path(job.output_path)) as out:
+            data = self.storage.read(job.input_path)
+            with self.storage.writer(job.output_path) as out:
                 result = imaging.resize(data, out, job.spec, self.limits, self.settings.imaging_engine)
                 size = out.tell()
             return JobStatus.DONE, {"output_width": result.width, "output_height": result.height,
@@ -192,16 +192,28 @@ class Worker:
                         job.attempts, self.id, stale)
 
     def _with_redis(self, call: Callable[[], T]) -> T:
-        """Run a Redis call, retrying connection errors with backoff for up to REDIS_PATIENCE seconds."""
+        """Run a Redis call, retrying while Redis is unreachable or full, for up to REDIS_PATIENCE seconds
+        (a job a worker cannot report is recovered by another one once its heartbeat expires)."""
+        return self._patiently(call, (*UNAVAILABLE, FULL), "redis")
+
+    def _prepare_storage(self) -> None:
+        """The folders, or the bucket. A store that is down now is not a reason to wait: each job then
+        fails to read or write with a StorageError, which is retried with backoff like any other."""
+        try:
+            self.storage.prepare()
+        except StorageError as exc:
+            log.warning("worker=%s storage not ready (%s); jobs will retry until it is", self.id, exc)
+
+    def _patiently(self, call: Callable[[], T], errors: tuple[type[BaseException], ...], what: str) -> T:
         deadline = time.monotonic() + REDIS_PATIENCE
         delay = 0.1
         while True:
             try:
                 return call()
-            except (*UNAVAILABLE, FULL) as exc:
+            except errors as exc:
                 if time.monotonic() + delay > deadline:
                     raise
-                log.warning("worker=%s redis unavailable (%s); retrying in %.1f s", self.id, exc, delay)
+                log.warning("worker=%s %s unavailable (%s); retrying in %.1f s", self.id, what, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0) * random.uniform(0.8, 1.2)
 

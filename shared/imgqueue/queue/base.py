@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 import redis
+from redis.sentinel import Sentinel
 
 from .. import keys
 from ..config import Settings
@@ -37,15 +38,20 @@ def now_ms() -> float:
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """A Redis client with timeouts suited to blocking fetches; responses are decoded to str."""
-    return redis.Redis.from_url(
-        settings.redis_url,
-        password=settings.redis_password or None,
-        decode_responses=True,
-        socket_connect_timeout=5,
-        socket_timeout=15,
-        health_check_interval=30,
-    )
+    """A Redis client with timeouts suited to blocking fetches; responses are decoded to str. With
+    REDIS_SENTINELS, redis-py's own Sentinel client: it asks the sentinels for the primary, and asks again
+    when the connection fails or the server it reaches has become a replica (after a failover)."""
+    options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 5, "socket_timeout": 15,
+                               "health_check_interval": 30}
+    if settings.redis_password:
+        options["password"] = settings.redis_password
+    if settings.sentinels:
+        sentinel = Sentinel(settings.sentinels, socket_connect_timeout=2, socket_timeout=2,
+                            sentinel_kwargs={"password": settings.redis_sentinel_password or None,
+                                             "socket_connect_timeout": 2, "socket_timeout": 2})  # type: ignore[no-untyped-call]
+        primary: redis.Redis = sentinel.master_for(settings.redis_sentinel_master, **options)  # type: ignore[no-untyped-call]
+        return primary
+    return redis.Redis.from_url(settings.redis_url, **options)
 
 
 class Door:

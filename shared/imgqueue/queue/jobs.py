@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import keys
-from ..errors import JobNotFound, QueueFull
+from ..errors import JobNotFound, NotReplicated, QueueFull
 from ..job import Job, JobStatus
 from ..records import Histogram
 from .base import Door, now_ms
@@ -41,7 +41,18 @@ class Jobs(Door):
                       self.keys.tenant_index_prefix, self.settings.max_queue_depth, len(jobs) if start == 0 else 0])
             if not accepted:
                 raise QueueFull(int(depth), self.settings.max_queue_depth, len(jobs))
+        self._replicated()
         return list(jobs)
+
+    def _replicated(self) -> None:
+        """With REDIS_MIN_REPLICAS, return only once that many replicas have the writes (Redis WAIT): a
+        failover then cannot lose an acknowledged job. NotReplicated when they do not confirm in time."""
+        wanted = self.settings.redis_min_replicas
+        if wanted <= 0:
+            return
+        acked = int(self.redis.wait(wanted, int(self.settings.redis_replica_timeout * 1000)))
+        if acked < wanted:
+            raise NotReplicated(acked, wanted)
 
     def status(self, job_id: str) -> JobStatus:
         raw = self.redis.get(keys.job_status(job_id))

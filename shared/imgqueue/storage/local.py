@@ -1,21 +1,21 @@
-"""Where files live: uploads and outputs named by job id, written atomically (temp name, then rename)."""
+"""Files in two local folders, named by job id, written atomically (a hidden temp name, then a rename)."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import shutil
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import InputMissing, StorageError, StorageFull
+from ..errors import InputMissing
+from .base import Result, Swept, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +23,13 @@ _TMP_MARK = ".tmp-"
 
 
 @dataclass(frozen=True)
-class Swept:
-    """What a sweep removed, and the bytes it found stored afterwards."""
-
-    outputs: int
-    uploads: int
-    temp: int
-    upload_bytes: int
-    output_bytes: int
-
-    @property
-    def removed(self) -> int:
-        return self.outputs + self.uploads + self.temp
-
-
-@dataclass(frozen=True)
-class Storage:
+class LocalStorage:
     upload_dir: Path
     output_dir: Path
+    kind = "local"
+
+    def prepare(self) -> None:
+        self.ensure_dirs()
 
     def ensure_dirs(self) -> None:
         try:
@@ -55,13 +44,33 @@ class Storage:
     def output_path(self, job_id: str, extension: str) -> Path:
         return self.output_dir / f"{_safe(job_id)}.{extension}"
 
-    def save_upload(self, job_id: str, extension: str, stream: IO[bytes]) -> tuple[Path, int]:
+    def upload_location(self, job_id: str, extension: str) -> str:
+        return str(self.upload_path(job_id, extension))
+
+    def output_location(self, job_id: str, extension: str) -> str:
+        return str(self.output_path(job_id, extension))
+
+    def save_upload(self, job_id: str, extension: str, stream: IO[bytes]) -> tuple[str, int]:
         """Copy an upload stream to its final name atomically; returns the path and its size."""
         path = self.upload_path(job_id, extension)
         with atomic_write(path) as out:
             shutil.copyfileobj(stream, out, 1024 * 1024)
             size = out.tell()
-        return path, size
+        return str(path), size
+
+    def writer(self, location: str) -> AbstractContextManager[IO[bytes]]:
+        return atomic_write(Path(location))
+
+    def result(self, location: str) -> Result:
+        """The output file to send; FileNotFoundError when it is gone."""
+        path = Path(location)
+        return Result(size=path.stat().st_size, path=path)
+
+    def free_bytes(self) -> int | None:
+        return shutil.disk_usage(self.upload_dir).free
+
+    def read(self, location: str) -> bytes:
+        return self.read_input(location)
 
     def read_input(self, path: str | Path) -> bytes:
         try:
@@ -161,12 +170,6 @@ def atomic_write(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         _discard(tmp)
         raise
-
-
-def storage_error(what: str, exc: OSError) -> StorageError:
-    """The error for a failed file operation: StorageFull when the disk is full; never a full path."""
-    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return (StorageFull if full else StorageError)(f"{what}: {exc.strerror or type(exc).__name__}")
 
 
 def _tmp_suffix(host: str, pid: int) -> str:
