@@ -1,19 +1,44 @@
-"""Part 3: images/s from the first upload to the last ``done``, through gunicorn, Redis and 1 or 2 worker
-processes, on the photos of part 1 (task cover-same, the API's default). Efficiency = this rate divided
-by (workers x part 1's one-core imgqueue rate for the same task). Then the same with the files in an
-object store (rclone serve s3 on loopback) next to the local folders, alternating, best of ``rounds``."""
+"""Part 3: images/s from the first upload to the last ``done``, imgqueue against the Node demo (sharp).
+
+Every contender gets the same photos (task: the demo's 300x300 cover), the same HTTP client (4 uploads
+at a time to ``POST /upload``) and the same watcher (``MGET job:<id>:status`` every 20 ms, the demo's
+contract, which imgqueue keeps). The contenders alternate round by round, best of ``rounds``:
+
+* imgqueue, one ``imgqueue-worker`` with default settings (one process per CPU) against one sharp worker;
+* imgqueue with two worker processes against two sharp workers (equal CPU);
+* in the full run, the worker layouts: processes x libvips threads.
+
+Then the same imgqueue run with the files in an object store (rclone serve s3 on loopback) next to the
+local folders, alternating (part of issue 11's numbers).
+"""
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
+import redis
+
+from imgqueue.config import usable_cpus
 from imgqueue_client import Client
 from imgqueue_dev.objectstore import start_objectstore
 from imgqueue_dev.stack import LocalStack
 
+from . import sharp
 from .common import Photo, bench_stack
+
+TERMINAL = frozenset({b"done", b"failed"})
+TARGETS = {"default": 1.5, "equal": 1.2}
+
+
+@dataclass
+class Contender:
+    name: str
+    upload_url: str
+    redis_url: str
 
 
 def _upload(client: Client, photo: Photo) -> str:
@@ -21,49 +46,110 @@ def _upload(client: Client, photo: Photo) -> str:
     return str(accepted["jobId"])
 
 
-def measure(stack: LocalStack, batch: list[Photo]) -> dict[str, Any]:
-    """Upload ``batch`` (4 at a time) and wait for the last job: images/s from the first upload."""
-    client = stack.client
-    t0 = time.time()
-    with ThreadPoolExecutor(4) as pool:
-        ids = list(pool.map(lambda p, c=client: _upload(c, p), batch))
-    records = client.wait_all(ids, timeout=600, interval=0.1)
-    end = max(float(r["finished_at"]) for r in records)
-    return {"seconds": end - t0, "images_per_s": len(batch) / (end - t0),
-            "failed": sum(1 for r in records if r["status"] != "done")}
+def measure(target: Contender, batch: list[Photo], timeout: float = 600) -> dict[str, Any]:
+    """Upload ``batch`` (4 at a time) and watch the status keys until every job has ended."""
+    client = Client(target.upload_url)
+    watcher = redis.Redis.from_url(target.redis_url)
+    try:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            ids = list(pool.map(lambda p: _upload(client, p), batch))
+        keys = [f"job:{job_id}:status" for job_id in ids]
+        deadline = time.monotonic() + timeout
+        while True:
+            statuses = watcher.mget(keys)
+            if all(s in TERMINAL for s in statuses):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{target.name}: jobs not finished after {timeout:.0f} s")
+            time.sleep(0.02)
+        seconds = time.perf_counter() - t0
+    finally:
+        watcher.close()
+        client.session.close()
+    return {"seconds": seconds, "images_per_s": len(batch) / seconds,
+            "failed": sum(1 for s in statuses if s != b"done")}
 
 
-def run(photos: list[Photo], copies: int, one_core_rate: float,
-        worker_counts: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
-    results: dict[str, Any] = {"images": len(photos) * copies, "one_core_rate": one_core_rate, "by_workers": {}}
+def alternate(contenders: list[Contender], batch: list[Photo], rounds: int) -> dict[str, dict[str, Any]]:
+    """Each contender once unmeasured (warm-up), then ``rounds`` rounds in rotating order; the best round."""
+    for target in contenders:
+        measure(target, batch[: min(len(batch), 4)])
+    best: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
+        for target in order:
+            row = measure(target, batch)
+            if target.name not in best or row["images_per_s"] > best[target.name]["images_per_s"]:
+                best[target.name] = row
+    return best
+
+
+def _imgqueue(stack: LocalStack, name: str, processes: int, threads: int = 0) -> Contender:
+    stack.start_workers(processes, vips_threads=threads)
+    stack.wait_workers(processes or usable_cpus())
+    return Contender(name, stack.url, stack.settings.redis_url)
+
+
+def _demo(exits: ExitStack, folder: Any, workers: int) -> Contender:
+    demo = exits.enter_context(sharp.demo_stack(folder))
+    demo.start_workers(workers)
+    return Contender(f"sharp x{workers}", demo.url, demo.redis_url)
+
+
+def run(photos: list[Photo], copies: int, rounds: int, layouts: bool) -> dict[str, Any]:
     batch = photos * copies
-    with bench_stack() as stack:
-        for workers in worker_counts:
-            stack.stop_workers()
-            stack.start_workers(workers)
-            stack.wait_workers(workers)
-            row = measure(stack, batch)
-            row["efficiency"] = row["images_per_s"] / (workers * one_core_rate) if one_core_rate else None
-            results["by_workers"][str(workers)] = row
+    cpus = usable_cpus()
+    results: dict[str, Any] = {"images": len(batch), "cpus": cpus, "rounds": rounds}
+    try:
+        folder = sharp.install()
+        results["sharp"] = sharp.versions(folder)
+    except sharp.Unavailable as exc:
+        folder, results["sharp_unavailable"] = None, str(exc)
+    with ExitStack() as exits:
+        default = _imgqueue(exits.enter_context(bench_stack()), f"imgqueue (default: {cpus} processes)", 0)
+        contenders = [default]
+        if cpus != 2:
+            contenders.append(_imgqueue(exits.enter_context(bench_stack()), "imgqueue x2", 2))
+        if folder is not None:
+            contenders += [_demo(exits, folder, 1), _demo(exits, folder, 2)]
+        best = alternate(contenders, batch, rounds)
+    two = best.get("imgqueue x2", best[default.name])
+    results["by_contender"] = best
+    if folder is not None:
+        results["ratios"] = {
+            "default": {"imgqueue": default.name, "sharp": "sharp x1", "target": TARGETS["default"],
+                        "ratio": best[default.name]["images_per_s"] / best["sharp x1"]["images_per_s"]},
+            "equal": {"imgqueue": "imgqueue x2" if cpus != 2 else default.name, "sharp": "sharp x2",
+                      "target": TARGETS["equal"], "ratio": two["images_per_s"] / best["sharp x2"]["images_per_s"]},
+        }
+    if layouts:
+        results["layouts"] = worker_layouts(photos, copies, rounds)
     return results
+
+
+LAYOUTS = ((2, 1), (1, 2), (2, 2), (4, 1))  # worker processes x libvips threads per process
+
+
+def worker_layouts(photos: list[Photo], copies: int, rounds: int) -> dict[str, dict[str, Any]]:
+    """Processes against libvips threads, on the same photos, alternating."""
+    with ExitStack() as exits:
+        contenders = [_imgqueue(exits.enter_context(bench_stack()), f"{p} processes x {t} threads", p, t)
+                      for p, t in LAYOUTS]
+        return alternate(contenders, photos * copies, rounds)
 
 
 def storage(photos: list[Photo], copies: int, rounds: int, workers: int = 1) -> dict[str, Any]:
     """End to end with the local folders and with an object store, alternating round by round."""
     store = start_objectstore()
     (store.root / "bench").mkdir()
-    best: dict[str, float] = {}
     try:
         with bench_stack() as local, bench_stack(**store.settings("bench")) as s3:
-            for stack in (local, s3):
-                stack.start_workers(workers)
-                stack.wait_workers(workers)
-            for r in range(rounds):
-                order = [("local", local), ("s3", s3)] if r % 2 == 0 else [("s3", s3), ("local", local)]
-                for name, stack in order:
-                    rate = measure(stack, photos * copies)["images_per_s"]
-                    best[name] = max(best.get(name, 0.0), rate)
+            contenders = [_imgqueue(local, "local", workers), _imgqueue(s3, "s3", workers)]
+            best = alternate(contenders, photos * copies, rounds)
     finally:
         store.stop()
-    return {"workers": workers, "images": len(photos) * copies, "local_images_per_s": best["local"],
-            "s3_images_per_s": best["s3"], "ratio": best["s3"] / best["local"]}
+    return {"workers": workers, "images": len(photos) * copies, "local_images_per_s": best["local"]["images_per_s"],
+            "s3_images_per_s": best["s3"]["images_per_s"],
+            "ratio": best["s3"]["images_per_s"] / best["local"]["images_per_s"]}
+

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-TARGETS = {"JPEG": 1.0, "PNG": 0.9, "WEBP": 0.9}
+CONTENDERS = ("imgqueue", "sharp", "pyvips", "imgqueue (Pillow)")
+BYTES_TARGET = 1.10
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -19,19 +20,7 @@ def table(r: dict[str, Any]) -> str:
              f"libvips {env.get('libvips') or '–'}, rq {env.get('rq') or '–'}",
              f"photos: {r['photos']['source']} ({r['photos']['count']}: {r['photos']['by_format']})", ""]
     if "resize" in r:
-        lines += [f"### 1. Resize throughput on one core ({r['resize']['pinning']})", "",
-                  "| task | format | imgqueue img/s | libvips img/s | ratio | target | imgqueue+vips img/s | ratio |"
-                  " imgqueue MP/s |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for task, data in r["resize"]["tasks"].items():
-            for fmt, row in data["by_format"].items():
-                ours, vips, hybrid = row["imgqueue"], row.get("libvips"), row.get("imgqueue+vips")
-                lines.append(
-                    f"| {task} | {fmt} | {_f(ours['images_per_s'])} | {_f(vips and vips['images_per_s'])} | "
-                    f"{_f(ours.get('ratio_to_libvips'), 2)} | ≥ {TARGETS[fmt]} | "
-                    f"{_f(hybrid and hybrid['images_per_s'])} | {_f(hybrid and hybrid.get('ratio_to_libvips'), 2)} | "
-                    f"{_f(ours['mp_per_s'])} |")
-        lines.append("")
+        lines += _resize_tables(r["resize"])
     if "queue" in r:
         q = r["queue"]
         lines += ["### 2. Queue overhead (no-op jobs, one consumer process)", "",
@@ -45,20 +34,7 @@ def table(r: dict[str, Any]) -> str:
                   f"| prefetch {q['prefetch']} | {_f(q['imgqueue_prefetch_jobs_per_s'], 0)} | "
                   f"{_f(q['prefetch_ratio_to_raw'], 2)} | {_f(q.get('prefetch_ratio_to_rq'), 1)} |", ""]
     if "e2e" in r:
-        e = r["e2e"]
-        lines += [f"### 3. End to end ({e['images']} images, upload → done, through gunicorn and Redis)", "",
-                  "| workers | seconds | images/s | efficiency | target |", "|---|---|---|---|---|"]
-        for workers, row in e["by_workers"].items():
-            target = "≥ 0.9" if workers == "1" else "≥ 0.85"
-            lines.append(f"| {workers} | {_f(row['seconds'])} | {_f(row['images_per_s'], 2)} | "
-                         f"{_f(row['efficiency'], 2)} | {target} |")
-        lines.append(f"\nefficiency = images/s ÷ (workers × {e['one_core_rate']:.2f}, part 1's one-core rate for "
-                     "cover-same)\n")
-        if "storage" in e:
-            st = e["storage"]
-            lines += [f"Files in an object store (rclone serve s3 on loopback) next to local folders, {st['workers']} "
-                      f"worker, {st['images']} images, alternating: local {_f(st['local_images_per_s'], 2)} img/s, "
-                      f"S3 {_f(st['s3_images_per_s'], 2)} img/s (ratio {_f(st['ratio'], 2)})", ""]
+        lines += _e2e_tables(r["e2e"])
     if "api" in r:
         a = r["api"]
         lines += [f"### 4. API acceptance ({a['image_bytes'] // 1000} KB images, {a['uploads']} uploads)", "",
@@ -83,6 +59,57 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _resize_tables(res: dict[str, Any]) -> list[str]:
+    sharp = res.get("sharp")
+    lines = [f"### 1. Resize + encode on one core ({res['pinning']}"
+             + (f"; sharp {sharp['sharp']}, its libvips {sharp['libvips']})" if sharp else
+                f"; sharp left out: {res.get('sharp_unavailable')})"), "",
+             "| task | format | imgqueue img/s | sharp img/s | vs sharp (≥ 1.0) | pyvips img/s | vs pyvips (≥ 1.0) "
+             "| Pillow engine img/s |", "|---|---|---|---|---|---|---|---|"]
+    quality = ["", "Output quality against a Lanczos reference (PSNR dB / SSIM) and size (bytes against "
+               f"sharp's, target ≤ {BYTES_TARGET:.2f}):", "",
+               "| task | format | imgqueue | sharp | pyvips | Pillow engine | imgqueue bytes vs sharp |",
+               "|---|---|---|---|---|---|---|"]
+    for task, data in res["tasks"].items():
+        for fmt, row in data["by_format"].items():
+            ours = row["imgqueue"]
+            rate = {name: row[name]["images_per_s"] if name in row else None for name in CONTENDERS}
+            lines.append(f"| {task} | {fmt} | {_f(rate['imgqueue'])} | {_f(rate['sharp'])} | "
+                         f"{_f(ours.get('speed_vs_sharp'), 2)} | {_f(rate['pyvips'])} | "
+                         f"{_f(ours.get('speed_vs_pyvips'), 2)} | {_f(rate['imgqueue (Pillow)'])} |")
+            scores = [f"{_f(row[n]['psnr'])} / {_f(row[n]['ssim'], 3)}" if n in row else "–" for n in CONTENDERS]
+            quality.append(f"| {task} | {fmt} | {scores[0]} | {scores[1]} | {scores[2]} | {scores[3]} | "
+                           f"{_f(ours.get('bytes_vs_sharp'), 2)} |")
+    return [*lines, *quality, ""]
+
+
+def _e2e_tables(e: dict[str, Any]) -> list[str]:
+    lines = [f"### 3. End to end ({e['images']} images, upload → done, the same client and watcher; best of "
+             f"{e['rounds']})", ""]
+    if "sharp_unavailable" in e:
+        lines += [f"sharp left out: {e['sharp_unavailable']}", ""]
+    lines += ["| contender | images/s | seconds | failed |", "|---|---|---|---|"]
+    for name, row in e["by_contender"].items():
+        lines.append(f"| {name} | {_f(row['images_per_s'], 2)} | {_f(row['seconds'])} | {row['failed']} |")
+    lines.append("")
+    for key, what in (("default", "one worker each, default settings"), ("equal", "equal CPU")):
+        ratio = e.get("ratios", {}).get(key)
+        if ratio:
+            lines.append(f"- {what}: {ratio['imgqueue']} ÷ {ratio['sharp']} = **{ratio['ratio']:.2f}** "
+                         f"(target ≥ {ratio['target']})")
+    if "layouts" in e:
+        lines += ["", "Worker layouts (processes × libvips threads per process), same photos, alternating:", "",
+                  "| layout | images/s |", "|---|---|"]
+        lines += [f"| {name} | {_f(row['images_per_s'], 2)} |" for name, row in e["layouts"].items()]
+    if "storage" in e:
+        st = e["storage"]
+        lines += ["", f"Files in an object store (rclone serve s3 on loopback) next to local folders, "
+                  f"{st['workers']} worker, {st['images']} images, alternating: local "
+                  f"{_f(st['local_images_per_s'], 2)} img/s, S3 {_f(st['s3_images_per_s'], 2)} img/s "
+                  f"(ratio {_f(st['ratio'], 2)})"]
+    return [*lines, ""]
+
+
 def chart(r: dict[str, Any], path: Path) -> Path | None:
     try:
         import matplotlib
@@ -94,23 +121,22 @@ def chart(r: dict[str, Any], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     if "resize" in r:
         ax = axes[0]
-        rows = r["resize"]["tasks"].get("inside-jpeg", {}).get("by_format", {})
+        rows = r["resize"]["tasks"].get("cover", {}).get("by_format", {})
         fmts = list(rows)
-        engines = [e for e in ("imgqueue", "imgqueue+vips", "libvips") if any(e in rows[f] for f in fmts)]
-        width = 0.8 / max(1, len(engines))
-        for i, engine in enumerate(engines):
-            values = [rows[f][engine]["images_per_s"] if engine in rows[f] else 0 for f in fmts]
-            ax.bar([x + i * width for x in range(len(fmts))], values, width, label=engine)
-        ax.set_xticks([x + width * (len(engines) - 1) / 2 for x in range(len(fmts))], fmts)
+        names = [n for n in CONTENDERS if any(n in rows[f] for f in fmts)]
+        width = 0.8 / max(1, len(names))
+        for i, name in enumerate(names):
+            values = [rows[f][name]["images_per_s"] if name in rows[f] else 0 for f in fmts]
+            ax.bar([x + i * width for x in range(len(fmts))], values, width, label=name)
+        ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(fmts))], fmts)
         ax.set_ylabel("images/s on one core")
-        ax.set_title("Resize: inside 300x300 → JPEG q80")
+        ax.set_title("Resize: cover 300x300, same format, q80")
         ax.legend()
     if "e2e" in r:
         ax = axes[1]
-        rows = r["e2e"]["by_workers"]
-        ax.bar(list(rows), [v["images_per_s"] for v in rows.values()], color="#2563eb")
-        ax.set_xlabel("worker processes")
-        ax.set_ylabel("images/s, upload → done")
+        rows = r["e2e"]["by_contender"]
+        ax.barh(list(rows), [v["images_per_s"] for v in rows.values()], color="#2563eb")
+        ax.set_xlabel("images/s, upload → done")
         ax.set_title("End to end")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

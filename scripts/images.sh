@@ -73,8 +73,13 @@ build_wheelhouse() {
              manylinux_2_34 manylinux_2_35 manylinux_2_36; do
     platforms+=(--platform "${tag}_${arch}")
   done
+  # pyvips is published as a source archive only; it builds into a pure-Python wheel (libvips itself
+  # comes in the pyvips-binary wheel).
+  say "building the pyvips wheel ..."
+  python3 -m pip wheel --quiet --disable-pip-version-check --no-deps -w wheelhouse \
+    "$(python3 scripts/packages.py requirements worker | grep '^pyvips[>=<]')"
   say "downloading wheels for Python 3.11.2 (Debian bookworm's) into wheelhouse/ ..."
-  python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+  python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: --find-links wheelhouse \
     --python-version 3.11.2 --implementation cp --abi cp311 --abi abi3 --abi none "${platforms[@]}" \
     --platform any -d wheelhouse -r <(python3 scripts/packages.py requirements api worker tester objectstore) \
     'async-timeout>=4.0.3'  # redis needs it on Python < 3.11.3, a marker pip download does not evaluate

@@ -21,7 +21,7 @@ import redis
 import requests
 from PIL import Image
 
-from helpers import image_bytes, wait_for, wait_status
+from helpers import image_bytes, vips_only, wait_for, wait_status
 from imgqueue.job import JobStatus
 from imgqueue.queue import Queue
 from imgqueue_dev.stack import LocalStack
@@ -150,13 +150,19 @@ def test_a_nearly_full_disk_is_507_and_nothing_half_written(local: LocalStack, s
     assert sorted(p.name for p in small_disk.iterdir()) == before, "nothing half-written, no temp file left"
 
 
+@pytest.mark.parametrize(("engine", "fmt", "side", "limit_mb"), [
+    ("pillow", "PNG", 6000, 250),  # Pillow holds the decoded 6000x6000 image and the 4000x4000 result
+    # libjpeg holds all the coefficients of a progressive JPEG (about 150 MB at 7000x7000)
+    pytest.param("auto", "JPEG", 7000, 180, marks=vips_only),
+])
 def test_a_job_over_the_memory_ceiling_fails_and_a_fresh_process_takes_the_next(
-        local: LocalStack, queue: Queue) -> None:
-    local.settings = local.settings.with_overrides(worker_memory_limit=250 * 1024 ** 2, max_output_dimension=8192)
+        local: LocalStack, queue: Queue, engine: str, fmt: str, side: int, limit_mb: int) -> None:
+    local.settings = local.settings.with_overrides(worker_memory_limit=limit_mb * 1024 ** 2,
+                                                   max_output_dimension=8192, imaging_engine=engine)
     big = io.BytesIO()
-    Image.new("RGB", (6000, 6000), (10, 20, 30)).save(big, "PNG", compress_level=1)
+    Image.new("RGB", (side, side), (10, 20, 30)).save(big, fmt, compress_level=1, progressive=True)
     local.start_api()
-    hungry = post(local.url, big.getvalue(), "big.png", width="4000", height="4000").json()["jobId"]
+    hungry = post(local.url, big.getvalue(), f"big.{fmt.lower()}", width="4000", height="4000").json()["jobId"]
     small = post(local.url, image_bytes(), "small.jpg").json()["jobId"]
     local.start_workers(1)
     failed = wait_status(queue, hungry, {JobStatus.FAILED, JobStatus.DONE}, timeout=60)

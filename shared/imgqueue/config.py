@@ -31,7 +31,7 @@ REDIS, LIMITS, WORKERS, JOBS, API, ACCESS, OTHER = ("Redis and files", "Limits",
 AUTH_MODES = ("open", "token")
 # Numeric settings for which 0 means something (CPU count, no retries, off); every other one must be > 0.
 ZERO_ALLOWED = frozenset({"worker_concurrency", "max_retries", "max_queue_depth", "upload_rate_limit",
-                          "redis_min_replicas", "min_free_disk_bytes", "worker_memory_limit"})
+                          "redis_min_replicas", "min_free_disk_bytes", "worker_memory_limit", "vips_threads"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
@@ -90,7 +90,10 @@ class Settings:
     default_width: int = _setting(300, "width used when an upload gives neither width nor height", LIMITS)
     default_height: int = _setting(300, "height used when an upload gives neither width nor height", LIMITS)
 
-    worker_concurrency: int = _setting(0, "worker processes per `imgqueue-worker` (0: one per CPU)", WORKERS)
+    worker_concurrency: int = _setting(0, "worker processes per `imgqueue-worker` (0: one per CPU the container "
+                                       "may use)", WORKERS)
+    vips_threads: int = _setting(0, "libvips threads per worker process (0: the CPUs shared out among the worker "
+                                 "processes, at least 1)", WORKERS)
     worker_prefetch: int = _setting(1, "jobs a worker process takes at once; more saves round trips on very short "
                                     "jobs but lets one process hold jobs others could run (as Celery's prefetch)",
                                     WORKERS)
@@ -113,8 +116,9 @@ class Settings:
                                "answers 410 `expired`", JOBS)
     sweep_interval: float = _setting(300.0, "seconds between a worker's sweeps for expired outputs and files a "
                                      "crash left behind", JOBS)
-    imaging_engine: str = _setting("pillow", "`pillow`, or `vips`: libvips decodes and shrinks PNG and WebP (needs "
-                                   "pyvips)", JOBS)
+    imaging_engine: str = _setting("auto", "`auto`: libvips for the still JPEG, PNG and WebP it can take, Pillow "
+                                   "for the rest (Pillow alone when pyvips is not installed); `vips`: the same, "
+                                   "but refuse to start without pyvips; `pillow`: Pillow for every job", JOBS)
 
     api_host: str = _setting("127.0.0.1", "address gunicorn binds (the container image sets 0.0.0.0)", API)
     api_port: int = _setting(8000, "port gunicorn binds (with compose: the port published on `API_BIND`)", API)
@@ -154,7 +158,7 @@ class Settings:
                        "must be greater than 0")
         _check(self.heartbeat_ttl > self.heartbeat_interval, "HEARTBEAT_TTL",
                f"must be longer than HEARTBEAT_INTERVAL ({self.heartbeat_interval})")
-        _check(self.imaging_engine in ("pillow", "vips"), "IMAGING_ENGINE", "must be pillow or vips")
+        _check(self.imaging_engine in ("auto", "vips", "pillow"), "IMAGING_ENGINE", "must be auto, vips or pillow")
         _check(self.api_worker_class in ("gevent", "gthread", "sync"), "API_WORKER_CLASS",
                "must be gevent, gthread or sync")
         _check(self.auth_mode in AUTH_MODES, "AUTH_MODE", "must be open or token")
@@ -173,8 +177,13 @@ class Settings:
 
     @property
     def concurrency(self) -> int:
-        """Worker processes to start: the setting, or the CPU count when it is 0."""
-        return self.worker_concurrency or (os.cpu_count() or 1)
+        """Worker processes to start: the setting, or the CPUs this process may use when it is 0."""
+        return self.worker_concurrency or usable_cpus()
+
+    @property
+    def threads_per_worker(self) -> int:
+        """libvips threads for each worker process: the setting, or the CPUs shared out among them."""
+        return self.vips_threads or max(1, usable_cpus() // self.concurrency)
 
     @property
     def seeded_tokens(self) -> list[tuple[str, str, str]]:
@@ -309,6 +318,19 @@ COMPOSE_VARIABLES = (
 
 def all_variables() -> list[Variable]:
     return [*settings_variables(), *COMPOSE_VARIABLES]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a container's
+    ``cpus:``), rounded up."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
 
 
 def _items(text: str) -> list[str]:

@@ -1,15 +1,19 @@
 """Pure image code: probe an input, resize it by a spec, encode it. No Redis, no queue, no file naming.
 
-``resize(src, dst, spec, limits)`` reads ``src`` (bytes, a path or a binary file) and writes the encoded
-result to ``dst`` (a path or a binary file). Fit modes follow sharp's meaning. Animated GIF and WebP keep
-every frame when the output format can animate (GIF, WebP) and keep the first frame otherwise.
+``resize(src, dst, spec, limits, engine)`` reads ``src`` (bytes, a path or a binary file) and writes the
+encoded result to ``dst`` (a path or a binary file). Fit modes follow sharp's meaning. Animated GIF and
+WebP keep every frame when the output format can animate (GIF, WebP) and keep the first frame otherwise.
+
+Two engines, chosen per image: libvips (``imgqueue.vips``) for the still JPEG, PNG and WebP it treats
+exactly as Pillow does, when pyvips is installed; Pillow (this module) for everything else, and for
+everything with ``engine="pillow"``. Both take the geometry from ``imgqueue.geometry``.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +34,7 @@ from .spec import (
     parse_colour,
 )
 
-__all__ = ["ImageInfo", "ResizeResult", "output_formats", "probe", "resize", "resize_bytes"]
+__all__ = ["ENGINES", "ImageInfo", "ResizeResult", "engine_for", "output_formats", "probe", "resize", "resize_bytes"]
 
 
 _FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG": "jpg", "PNG": "zlib"}
@@ -49,6 +53,9 @@ def output_formats() -> dict[str, str]:
             if fmt not in _FEATURE or features.check(_FEATURE[fmt])}
 
 
+ENGINES = ("auto", "vips", "pillow")  # vips: as auto, but pyvips must be installed (checked at start)
+
+
 @dataclass(frozen=True)
 class ResizeResult:
     width: int
@@ -56,6 +63,14 @@ class ResizeResult:
     format: str
     frames: int
     bytes: int = 0
+    engine: str = "pillow"
+
+
+def engine_for(engine: str, info: ImageInfo, out_fmt: str) -> str:
+    """The engine that resizes this image: libvips where it is installed, allowed and suitable."""
+    if engine != "pillow" and vips.available() and vips.suitable(info.format, info.mode, info.frames, out_fmt):
+        return "vips"
+    return "pillow"
 
 
 def _to_working_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
@@ -116,6 +131,7 @@ def _render_frame(im: Image.Image, geo: Geometry, spec: ResizeSpec, out_fmt: str
         im = canvas
     if out_fmt not in ALPHA_OUTPUTS:
         im = _flatten(im, background)
+    im.info = {}  # the encoders write comments and XMP found here: only the ICC profile is kept (icc)
     return im, icc
 
 
@@ -138,12 +154,11 @@ def _save_options(out_fmt: str, spec: ResizeSpec, icc: bytes | None) -> dict[str
 
 
 def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits = Limits(),
-           engine: str = "pillow") -> ResizeResult:
+           engine: str = "auto") -> ResizeResult:
     """Resize ``src`` by ``spec`` and write the encoded image to ``dst``.
 
     EXIF orientation is applied first; metadata is dropped except the ICC profile; alpha is flattened
     onto ``spec.background`` when the output format has none. Raises an ImageError for bad input.
-    ``engine="vips"`` lets libvips decode and shrink PNG and WebP inputs (see ``imgqueue.vips``).
     """
     spec.validate(limits, output_formats())
     with decode_errors():
@@ -152,15 +167,38 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
         out_fmt = output_format_for(info.format, spec, output_formats())
         check_work(info, spec, out_fmt, limits)
         geo = compute_geometry(info.width, info.height, spec)
+        if engine_for(engine, info, out_fmt) == "vips":
+            upright = orientation(im) in (0, 1)
+            im.close()
+            return _write_vips(_as_bytes(src), dst, geo, spec, out_fmt, upright)
         if info.frames > 1 and out_fmt in ANIMATED_OUTPUTS:
             frames, opts = _render_animation(im, geo, spec, out_fmt)
         else:
-            source = _shrink_on_load(src, im, info, geo, engine)
-            still, icc = _render_frame(source, geo, spec, out_fmt, im.info.get("icc_profile"))
+            _shrink_on_load(im, info, geo)
+            still, icc = _render_frame(im, geo, spec, out_fmt, im.info.get("icc_profile"))
             frames, opts = [still], _save_options(out_fmt, spec, icc)
         frames[0].save(dst, format=out_fmt, **opts)
     size = dst.stat().st_size if isinstance(dst, Path) else 0
     return ResizeResult(frames[0].width, frames[0].height, out_fmt, len(frames), size)
+
+
+def _write_vips(data: bytes, dst: Path | IO[bytes], geo: Geometry, spec: ResizeSpec, out_fmt: str,
+                upright: bool) -> ResizeResult:
+    encoded, width, height = vips.render(data, geo, spec, out_fmt, upright)
+    if isinstance(dst, Path):
+        dst.write_bytes(encoded)
+    else:
+        dst.write(encoded)
+    return ResizeResult(width, height, out_fmt, 1, len(encoded), "vips")
+
+
+def _as_bytes(src: Source) -> bytes:
+    if isinstance(src, bytes):
+        return src
+    if isinstance(src, Path):
+        return src.read_bytes()
+    src.seek(0)
+    return src.read()
 
 
 def _render_animation(im: Image.Image, geo: Geometry, spec: ResizeSpec,
@@ -177,24 +215,17 @@ def _render_animation(im: Image.Image, geo: Geometry, spec: ResizeSpec,
     return frames, opts
 
 
-def _shrink_on_load(src: Source, im: Image.Image, info: ImageInfo, geo: Geometry, engine: str) -> Image.Image:
-    """Decode no more pixels than the output needs: a JPEG at a reduced DCT scale, or (vips engine) a PNG
-    or WebP decoded and shrunk by libvips. Returns the image to render from."""
-    if geo.scale >= 1:
-        return im
-    if info.format == "JPEG" and im.mode in ("RGB", "L"):
+def _shrink_on_load(im: Image.Image, info: ImageInfo, geo: Geometry) -> None:
+    """Decode a JPEG at the smallest DCT scale that leaves DRAFT_GAP x the output size."""
+    if geo.scale < 1 and info.format == "JPEG" and im.mode in ("RGB", "L"):
         need = (math.ceil(im.width * geo.scale * DRAFT_GAP), math.ceil(im.height * geo.scale * DRAFT_GAP))
         im.draft(im.mode, need)
-    elif (engine == "vips" and isinstance(src, bytes)
-          and vips.suitable(info.format, im.mode, info.frames, im.info, orientation(im))):
-        return vips.shrink(src, info.format, geo.scale * RESIZE_GAP)
-    return im
 
 
 def resize_bytes(data: bytes, spec: ResizeSpec, limits: Limits = Limits(),
-                 engine: str = "pillow") -> tuple[bytes, ResizeResult]:
+                 engine: str = "auto") -> tuple[bytes, ResizeResult]:
     """Like ``resize`` but in memory: returns the encoded bytes and what was made."""
     out = io.BytesIO()
     result = resize(data, out, spec, limits, engine)
     encoded = out.getvalue()
-    return encoded, ResizeResult(result.width, result.height, result.format, result.frames, len(encoded))
+    return encoded, replace(result, bytes=len(encoded))

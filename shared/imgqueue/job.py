@@ -53,6 +53,7 @@ class Job:
     output_height: int = 0
     output_bytes: int = 0
     output_format: str = ""
+    engine: str = ""  # the imaging engine that made the output: vips or pillow
     output_expires_at: float = 0.0  # when the output is removed (OUTPUT_TTL after done)
     error_code: str = ""
     error: str = ""

@@ -1,27 +1,33 @@
-"""The optional libvips engine (``IMAGING_ENGINE=vips``, needs ``pip install pyvips pyvips-binary``).
+"""The libvips engine: the whole resize in libvips (``pip install 'imgqueue[vips]'``: pyvips and the
+pyvips-binary wheel, which bundles libvips).
 
-Pillow cannot decode a PNG as fast as libvips (libspng), nor a WebP at a reduced scale (libwebp's scaled
-decoding, which Pillow does not expose). With this engine libvips decodes and shrinks (with EXIF
-orientation applied) down to a couple of times the target size; the small image then goes through the
-same Pillow code as always for the exact geometry, colours, alpha and encoding, so outputs keep one set
-of rules. Inputs libvips would treat differently (CMYK, 16-bit, palette with transparency, animation)
-stay on Pillow.
+One ``thumbnail`` call decodes no more pixels than the output needs (JPEG and WebP shrink while they
+load, PNG streams through libspng), applies the EXIF orientation, resizes to the exact geometry the
+Pillow engine computes (``imgqueue.geometry``), then padding, flattening and encoding happen in libvips
+too: the pixels never cross into Python. The encoders use sharp's defaults. It takes the inputs that it
+treats exactly as the Pillow engine does (``suitable``); the rest (animation, CMYK, 16-bit grey, GIF,
+BMP, TIFF and AVIF, AVIF and GIF outputs) go to Pillow. An embedded ICC profile is kept, unconverted,
+as with Pillow; every other piece of metadata is dropped.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+import os
 from functools import cache
 from typing import Any
 
-from PIL import Image
-
 from .errors import CorruptImage
+from .geometry import FULL, Geometry
+from .spec import ALPHA_OUTPUTS, DEFAULT_QUALITY, ResizeSpec, parse_colour
 
-_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-_FORMATS = frozenset({"PNG", "WEBP"})  # Pillow's JPEG draft decoding is already as fast
-_SAFE_MODES = frozenset({"RGB", "RGBA", "L", "LA", "P"})
+# What libvips takes here: inputs by Pillow's format and mode names, outputs by format.
+INPUTS = frozenset({"JPEG", "PNG", "WEBP"})
+MODES = frozenset({"RGB", "RGBA", "L", "LA", "P", "1"})
+OUTPUTS = frozenset({"JPEG", "PNG", "WEBP"})
+MIN_VERSION = (8, 15)  # the ``keep`` option of the savers
+_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+# libvips' and its loaders' words for an allocation refused (WORKER_MEMORY_LIMIT also bounds thread stacks).
+_MEMORY = ("out of memory", "insufficient memory", "cannot allocate", "memory area too large", "error creating thread")
 
 
 @cache
@@ -30,7 +36,9 @@ def _pyvips() -> Any:
         import pyvips
     except (ImportError, OSError):
         return None
-    pyvips.cache_set_max(0)
+    if (pyvips.version(0), pyvips.version(1)) < MIN_VERSION:
+        return None
+    pyvips.cache_set_max(0)  # every job is a new image: a cache only holds memory
     return pyvips
 
 
@@ -38,34 +46,76 @@ def available() -> bool:
     return _pyvips() is not None
 
 
-def suitable(fmt: str, mode: str, frames: int, info: Mapping[Any, Any], orientation: int) -> bool:
-    return (fmt in _FORMATS and mode in _SAFE_MODES and frames == 1 and orientation in (0, 1)
-            and not (mode == "P" and "transparency" in info))
-
-
-def shrink(data: bytes, fmt: str, scale: float) -> Image.Image:
-    """Decode ``data`` with libvips, shrunk by the largest whole factor that keeps it at least ``scale``
-    x its size: WebP at a reduced scale while decoding, PNG by a box filter (premultiplied for alpha)."""
+def version() -> str | None:
     pyvips = _pyvips()
-    factor = max(1, math.floor(1 / scale))
-    alpha = False
+    return f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}" if pyvips else None
+
+
+def set_threads(threads: int) -> None:
+    """Threads libvips may use for one image (its default is one per CPU)."""
+    os.environ["VIPS_CONCURRENCY"] = str(threads)
+    pyvips = _pyvips()
+    if pyvips is not None and hasattr(pyvips, "concurrency_set"):
+        pyvips.concurrency_set(threads)
+
+
+def suitable(fmt: str, mode: str, frames: int, out_fmt: str) -> bool:
+    """Whether libvips gives this input the same treatment as the Pillow engine."""
+    return fmt in INPUTS and mode in MODES and frames == 1 and out_fmt in OUTPUTS
+
+
+def render(data: bytes, geo: Geometry, spec: ResizeSpec, out_fmt: str, upright: bool) -> tuple[bytes, int, int]:
+    """Resize the encoded image ``data`` to ``geo`` and encode it as ``out_fmt``: (bytes, width, height).
+
+    ``upright``: the probe found no EXIF orientation to apply (a PNG's eXIf after the pixels is not
+    looked for, as in the Pillow engine). Raises CorruptImage for input libvips cannot decode."""
+    pyvips = _pyvips()
     try:
-        if fmt == "WEBP":
-            vimg = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="warning",
-                                                 scale=1.0 / factor)
-        else:
-            vimg = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="warning")
-            alpha = vimg.hasalpha()
-            if factor > 1 and not alpha:
-                vimg = vimg.shrink(factor, factor)
-        if vimg.format != "uchar":
-            vimg = vimg.cast("uchar")
-        mode = _MODES[vimg.bands]
-        raw = vimg.write_to_memory()
-    except (pyvips.Error, KeyError) as exc:
-        raise CorruptImage(f"the image could not be decoded: {exc}") from None
-    image = Image.frombuffer(mode, (vimg.width, vimg.height), raw, "raw", mode, 0, 1)
-    if fmt == "PNG" and alpha and factor > 1:
-        # Pillow's reduce works on premultiplied 8-bit alpha (libvips' premultiply goes through float).
-        image = image.reduce(factor)
+        image = _thumbnail(pyvips, data, geo, upright)
+        image = _pad_and_flatten(image, geo, spec, out_fmt)
+        encoded = image.write_to_buffer(_SUFFIX[out_fmt], **save_options(out_fmt, spec))
+    except pyvips.Error as exc:
+        detail = next((line.strip() for line in (exc.detail or "").splitlines() if line.strip()), exc.message)
+        if any(m in detail.lower() for m in _MEMORY):
+            raise MemoryError(detail) from None
+        raise CorruptImage(f"the image could not be decoded ({detail[:100]})") from None
+    return encoded, image.width, image.height
+
+
+def _thumbnail(pyvips: Any, data: bytes, geo: Geometry, upright: bool) -> Any:
+    """Decode (shrinking on load where the format can) and resize to ``geo.size`` in one pipeline."""
+    width, height = geo.size
+    # The loader's fail_on goes in the option string (thumbnail's own fail_on does not reach it here):
+    # a truncated file fails, as with Pillow, rather than coming out half grey.
+    options: dict[str, Any] = {"height": height, "no_rotate": upright, "option_string": "fail_on=truncated"}
+    if geo.box == FULL:
+        options["size"] = "force"  # exactly geo.size: the aspect ratio was already decided by the geometry
+    else:
+        options["crop"] = "centre"  # cover: scale to fill, then cut the middle, as geo.box says
+    image = pyvips.Image.thumbnail_buffer(data, width, **options)
+    if image.format != "uchar":  # a 16-bit RGB PNG: Pillow reads its high bytes, so do we
+        image = image.colourspace("srgb" if image.bands >= 3 else "b-w")
     return image
+
+
+def _pad_and_flatten(image: Any, geo: Geometry, spec: ResizeSpec, out_fmt: str) -> Any:
+    background = parse_colour(spec.background)
+    colour = list(background) if image.bands >= 3 else [round(sum(background) / 3)]
+    if geo.canvas != geo.size:  # contain: an opaque background around the picture
+        fill = [*colour, 255] if image.hasalpha() else colour
+        image = image.embed(geo.offset[0], geo.offset[1], geo.canvas[0], geo.canvas[1],
+                            extend="background", background=fill)
+    if image.hasalpha() and out_fmt not in ALPHA_OUTPUTS:
+        image = image.flatten(background=colour).cast("uchar")
+    return image
+
+
+def save_options(out_fmt: str, spec: ResizeSpec) -> dict[str, Any]:
+    """The encoder settings, sharp's defaults (JPEG and WebP quality 80, PNG compression 6 without row
+    filters, Huffman tables optimised for JPEG); only the ICC profile is written as metadata."""
+    quality = spec.quality or DEFAULT_QUALITY.get(out_fmt, 80)
+    if out_fmt == "JPEG":
+        return {"Q": quality, "interlace": spec.progressive, "optimize_coding": True, "keep": "icc"}
+    if out_fmt == "PNG":
+        return {"compression": 6, "filter": "none", "keep": "icc"}
+    return {"Q": quality, "effort": 4, "alpha_q": 100, "keep": "icc"}

@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "healthcheck":
         return healthcheck(settings)
     if settings.imaging_engine == "vips" and not vips.available():
-        print("imgqueue-worker: IMAGING_ENGINE=vips needs pyvips and libvips "
-              "(pip install pyvips pyvips-binary)", file=sys.stderr)
+        print(f"imgqueue-worker: IMAGING_ENGINE=vips needs pyvips and libvips {'.'.join(map(str, vips.MIN_VERSION))}+ "
+              "(pip install 'imgqueue[vips]')", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    log.info("imaging engine=%s libvips=%s", settings.imaging_engine, vips.version() or "none")
     return Supervisor(settings, args.concurrency).run()
 
 

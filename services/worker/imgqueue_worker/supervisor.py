@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from imgqueue import vips
 from imgqueue.config import Settings
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
@@ -44,6 +45,7 @@ _ctx = multiprocessing.get_context("spawn")
 
 def _child_main(settings: Settings, worker_id: str) -> None:
     setup_logging(settings.log_level)
+    vips.set_threads(settings.threads_per_worker)  # before libvips starts its thread pool
     if settings.worker_memory_limit:
         resource.setrlimit(resource.RLIMIT_DATA, (settings.worker_memory_limit, settings.worker_memory_limit))
     worker = Worker(settings, worker_id)

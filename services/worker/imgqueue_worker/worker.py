@@ -157,7 +157,7 @@ class Worker:
                 size = out.tell()
             return JobStatus.DONE, {"output_width": result.width, "output_height": result.height,
                                     "output_bytes": size, "output_format": result.format.lower(),
-                                    "error_code": "", "error": ""}, 0.0
+                                    "engine": result.engine, "error_code": "", "error": ""}, 0.0
         except (ImageError, InvalidSpec, InputMissing, JobTimeLimitExceeded) as exc:
             return JobStatus.FAILED, _error_fields(exc), 0.0
         except TransientError as exc:
@@ -184,8 +184,8 @@ class Worker:
         if outcome is JobStatus.DONE:
             dst = f"{fields['output_width']}x{fields['output_height']}/{fields['output_format']}/" \
                   f"{_human(fields['output_bytes'])}"
-            log.info("job=%s status=done ms=%.0f input=%s output=%s attempt=%d worker=%s%s",
-                     job.id, ms, src, dst, job.attempts, self.id, stale)
+            log.info("job=%s status=done ms=%.0f input=%s output=%s engine=%s attempt=%d worker=%s%s",
+                     job.id, ms, src, dst, fields["engine"], job.attempts, self.id, stale)
         else:
             log.warning("job=%s status=%s ms=%.0f input=%s code=%s error=%r attempt=%d worker=%s%s",
                         job.id, outcome.value, ms, src, fields.get("error_code"), fields.get("error"),
