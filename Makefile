@@ -60,7 +60,7 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
-bench: $(BENCH_STAMP) ## benchmarks side by side with libvips, a raw Redis loop and RQ (BENCH_PHOTOS=folder)
+bench: $(BENCH_STAMP) ## benchmarks side by side with sharp (the Node demo), plain pyvips, a raw Redis loop and RQ (BENCH_PHOTOS=folder)
 	$(PY) -m benchmarks
 
 bench-quick: $(BENCH_STAMP) ## the same benchmark code on a tiny set, in under a minute (checks nothing about speed)

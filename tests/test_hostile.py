@@ -59,7 +59,7 @@ def test_pillows_test_images_never_cause_a_server_error(stack: LocalStack) -> No
     def send(index: int) -> tuple[Path, int, dict[str, object]]:
         path = files[index]
         resp = session.post(f"{stack.url}/upload", files={"image": (path.name, path.read_bytes())},
-                            data=SPECS[index % len(SPECS)], timeout=60)
+                            data=SPECS[index % len(SPECS)], timeout=120)
         body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
         return path, resp.status_code, body
 

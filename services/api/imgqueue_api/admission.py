@@ -12,6 +12,7 @@ Decoding an upload's header runs off the event loop (``offload``): a slow file c
 
 from __future__ import annotations
 
+import io
 import math
 import shutil
 import tempfile
@@ -29,6 +30,10 @@ from .errors import ApiError
 
 T = TypeVar("T")
 SPOOL_BYTES = 512 * 1024  # a file part is kept in memory up to this size, then spooled to a temp file
+# The form parser asks for 64 KiB at a time. gunicorn reads ahead up to 1 MiB per recv() and re-buffers
+# what is left after each small read, so a photo's body was copied over and over (a fifth of the API's
+# CPU). Reading in blocks as large as its read-ahead keeps every byte copied once.
+BODY_BLOCK_BYTES = 1024 * 1024
 
 
 class CappedFile(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
@@ -52,6 +57,12 @@ class UploadRequest(Request):
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
         return CappedFile(state.get().settings.max_upload_bytes, filename or "")
+
+    def _get_stream_for_parsing(self) -> IO[bytes]:
+        stream = super()._get_stream_for_parsing()
+        if isinstance(stream, io.RawIOBase):
+            return io.BufferedReader(stream, buffer_size=BODY_BLOCK_BYTES)
+        return stream
 
 
 def client_key() -> str:
