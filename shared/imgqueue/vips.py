@@ -2,7 +2,7 @@
 pyvips-binary wheel, which bundles libvips).
 
 One ``thumbnail`` call decodes no more pixels than the output needs (JPEG and WebP shrink while they
-load, PNG streams through libspng), applies the EXIF orientation, resizes to the exact geometry the
+load, PNG streams row by row), applies the EXIF orientation, resizes to the exact geometry the
 Pillow engine computes (``imgqueue.geometry``), then padding, flattening and encoding happen in libvips
 too: the pixels never cross into Python. The encoders use sharp's defaults. It takes the inputs that it
 treats exactly as the Pillow engine does (``suitable``); the rest (animation, CMYK, 16-bit grey, GIF,
