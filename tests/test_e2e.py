@@ -9,7 +9,8 @@ from pathlib import Path
 import requests
 from PIL import Image, ImageOps
 
-from helpers import wait_for
+from helpers import image_bytes, vips_only, wait_for
+from imgqueue_client import Client
 from imgqueue_dev.stack import LocalStack
 from imgqueue_tester.samples import generate
 
@@ -51,6 +52,17 @@ def test_twenty_images_through_gunicorn_and_two_workers(stack: LocalStack, tmp_p
         result = session.get(f"{stack.url}/jobs/{record['id']}/result", timeout=10)
         assert result.status_code == 200 and len(result.content) == record["output_bytes"]
     assert len(workers_seen) == 2, "both worker processes should have done work"
+
+
+@vips_only
+def test_each_job_records_the_engine_that_resized_it(stack: LocalStack) -> None:
+    client = Client(stack.url)
+    inputs = {"photo.jpg": (image_bytes(), "vips"), "still.gif": (image_bytes(fmt="GIF", mode="P", colour=3), "pillow"),
+              "print.jpg": (image_bytes(mode="CMYK", colour=(0, 80, 160, 10)), "pillow")}
+    ids = {name: str(client.submit(data, 64, 64, filename=name)["jobId"]) for name, (data, _) in inputs.items()}
+    for name, (_, engine) in inputs.items():
+        record = client.wait(ids[name], timeout=60)
+        assert record["status"] == "done" and record["engine"] == engine, (name, record)
 
 
 def run_tester(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
