@@ -96,6 +96,19 @@ def test_queue_depth_limit_refuses_the_rest_with_retry_after(local: LocalStack) 
     assert len(list(local.settings.upload_dir.iterdir())) == 5, "a refused upload leaves no file"
 
 
+def test_a_fresh_api_answers_its_first_concurrent_uploads_of_every_format(local: LocalStack) -> None:
+    """The first uploads reach a new API process together, and their headers are decoded in pool threads:
+    Pillow's plugins must be loaded before (an import there could hang a request under gevent)."""
+    formats = ("WEBP", "TIFF", "JPEG", "PNG", "BMP", "GIF")
+    for _ in range(3):
+        api = local.start_api()
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda i: post(local.url, image_bytes(50 + i, 50, fmt=formats[i % 6]),
+                                                   f"{i}.img", timeout=20), range(20)))
+        assert [r.status_code for r in answers] == [202] * 20
+        api.stop()
+
+
 def test_redis_out_of_memory_is_503_and_writes_nothing(api_server: LocalStack, queue: Queue) -> None:
     client = redis.Redis.from_url(api_server.settings.redis_url)
     post(api_server.url, image_bytes(), "warm.jpg")  # the scripts are loaded, as on any running system

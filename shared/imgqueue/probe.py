@@ -73,6 +73,15 @@ def decode_errors() -> Iterator[None]:
         raise CorruptImage(f"the image could not be decoded ({type(exc).__name__}: {str(exc)[:100]})") from None
 
 
+def load_decoders() -> None:
+    """Import every Pillow plugin now, in the calling thread. Pillow imports most of them on first use;
+    under gevent that first use may be a pool thread (the API probes off its event loop), where an
+    import takes import locks that gevent has turned into greenlet locks: uploads to a fresh API process
+    could then hang."""
+    Image.init()
+    from PIL import ExifTags, TiffImagePlugin  # noqa: F401  (getexif's lazy imports)
+
+
 def open_image(src: Source) -> Image.Image:
     """Open one of the formats we decode; UnsupportedFormat (named) or NotAnImage for anything else."""
     fp = io.BytesIO(src) if isinstance(src, bytes) else src

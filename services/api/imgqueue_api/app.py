@@ -8,12 +8,14 @@ from flask import Flask
 
 from imgqueue.config import Settings
 from imgqueue.logs import setup_logging
+from imgqueue.probe import load_decoders
 
 from . import admission, auth, dashboard, docs, errors, events, health, jobs, metrics, security, state, uploads
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (a Settings) and Flask options."""
+    load_decoders()  # before any request: a first import must not happen in a pool thread
     app = Flask(__name__)
     app.request_class = admission.UploadRequest
     config = dict(test_config or {})
