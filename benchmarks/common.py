@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from imgqueue import imaging
 from imgqueue.spec import Limits
@@ -88,9 +88,14 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+def devnull() -> IO[bytes]:
+    """A log for a server whose output the benchmark does not need (Proc.stop closes it)."""
+    return open(os.devnull, "wb")
+
+
 @contextmanager
 def private_redis() -> Iterator[str]:
-    proc, url = start_redis(log=open(os.devnull, "wb"))  # noqa: SIM115 (closed with the process)
+    proc, url = start_redis(log=devnull())
     try:
         yield url
     finally:

@@ -14,7 +14,6 @@ local folders, alternating (part of issue 11's numbers).
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -29,7 +28,7 @@ from imgqueue_dev.objectstore import start_objectstore
 from imgqueue_dev.stack import LocalStack
 
 from . import sharp
-from .common import Photo, bench_stack
+from .common import Photo, bench_stack, devnull
 
 TERMINAL = frozenset({b"done", b"failed"})
 TARGETS = {"default": 1.5, "equal": 1.2}
@@ -142,7 +141,7 @@ def worker_layouts(photos: list[Photo], copies: int, rounds: int) -> dict[str, d
 
 def storage(photos: list[Photo], copies: int, rounds: int, workers: int = 1) -> dict[str, Any]:
     """End to end with the local folders and with an object store, alternating round by round."""
-    store = start_objectstore(log=open(os.devnull, "wb"))  # noqa: SIM115 (the server's own chatter)
+    store = start_objectstore(log=devnull())
     (store.root / "bench").mkdir()
     try:
         with bench_stack() as local, bench_stack(**store.settings("bench")) as s3:

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from imgqueue_dev.procs import Proc, free_port, wait_until
 from imgqueue_dev.stack import start_redis
+
+from .common import devnull
 
 SOURCE = Path(__file__).resolve().parent / "sharp"
 TARGET = Path(__file__).resolve().parents[1] / "build" / "sharp-bench"
@@ -120,11 +122,11 @@ class DemoStack:
     def start(self) -> DemoStack:
         for sub in ("uploads", "output", "redis"):
             (self.data / sub).mkdir(parents=True, exist_ok=True)
-        redis_proc, self.redis_url = start_redis(workdir=self.data / "redis", log=_devnull())
+        redis_proc, self.redis_url = start_redis(workdir=self.data / "redis", log=devnull())
         self.procs.append(redis_proc)
         port = free_port()
         api = Proc("sharp-api", ["node", "api.js"], env={**self.env(), "PORT": str(port)}, cwd=self.folder,
-                   log=_devnull()).start()
+                   log=devnull()).start()
         self.procs.append(api)
         self.url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(self.url), 30, "the sharp demo API")
@@ -133,7 +135,7 @@ class DemoStack:
     def start_workers(self, count: int) -> None:
         for _ in range(count):
             self.workers.append(Proc("sharp-worker", ["node", "worker.js"], env=self.env(), cwd=self.folder,
-                                     log=_devnull()).start())
+                                     log=devnull()).start())
 
     def stop_workers(self) -> None:
         for proc in self.workers:
@@ -168,7 +170,3 @@ def _answers(url: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _devnull() -> IO[bytes]:
-    return open(os.devnull, "wb")  # Proc.stop closes it

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,27 @@ def test_worker_command_reports_config_errors(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("MAX_LOST", "lots")
     assert main([]) == 2
     assert "MAX_LOST" in capsys.readouterr().err
+
+
+def _in_child(code: str, cpus: set[int], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a Python process pinned to ``cpus``."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})}, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+
+
+def test_worker_processes_and_libvips_threads_share_out_the_cpus_a_process_may_use() -> None:
+    code = ("from imgqueue.config import Settings, usable_cpus; s = Settings.from_env(); "
+            "print(usable_cpus(), s.concurrency, s.threads_per_worker)")
+    assert _in_child(code, {0}).stdout.split() == ["1", "1", "1"]
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert _in_child(code, {0, 1}).stdout.split() == ["2", "2", "1"]
+        assert _in_child(code, {0, 1}, {"WORKER_CONCURRENCY": "1"}).stdout.split() == ["2", "1", "2"]
+    assert _in_child(code, {0}, {"WORKER_CONCURRENCY": "3", "VIPS_THREADS": "4"}).stdout.split() == ["1", "3", "4"]
+
+
+def test_worker_refuses_imaging_engine_vips_without_pyvips(tmp_path: Path) -> None:
+    (tmp_path / "pyvips.py").write_text("raise ImportError('pyvips is not installed here')\n")
+    done = subprocess.run([sys.executable, "-m", "imgqueue_worker"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "IMAGING_ENGINE": "vips", "PYTHONPATH": str(tmp_path),
+                               "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert done.returncode == 2 and "IMAGING_ENGINE=vips needs pyvips" in done.stderr, done.stderr

@@ -41,7 +41,7 @@ def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
 
 def test_sweep_removes_dead_processes_temp_files(tmp_path: Path) -> None:
     storage = Storage(tmp_path / "up", tmp_path / "out")
-    storage.ensure_dirs()
+    storage.prepare()
     host = socket.gethostname()
     dead = storage.output_dir / f".a.jpg.tmp-{host}-4242"
     other_host = storage.output_dir / ".a2.jpg.tmp-elsewhere-4242"
@@ -62,6 +62,6 @@ def test_sweep_removes_dead_processes_temp_files(tmp_path: Path) -> None:
 def test_missing_input_is_permanent_and_unsafe_ids_are_refused(tmp_path: Path) -> None:
     storage = Storage(tmp_path / "up", tmp_path / "out")
     with pytest.raises(InputMissing):
-        storage.read_input(tmp_path / "nope.jpg")
+        storage.read(tmp_path / "nope.jpg")
     with pytest.raises(ValueError):
         storage.output_path("../../etc/passwd", "jpg")

@@ -22,7 +22,7 @@ from PIL import Image, ImageCms, ImageOps, ImageSequence, features
 
 from . import vips
 from .geometry import Geometry, compute_geometry
-from .probe import ImageInfo, Source, check_header, check_work, decode_errors, open_image, orientation, probe
+from .probe import ImageInfo, Source, check_header, check_work, decode_errors, open_image, probe
 from .spec import (
     ALPHA_OUTPUTS,
     ANIMATED_OUTPUTS,
@@ -30,6 +30,7 @@ from .spec import (
     OUTPUT_FORMATS,
     Limits,
     ResizeSpec,
+    grey_of,
     output_format_for,
     parse_colour,
 )
@@ -106,7 +107,7 @@ def _flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     if im.mode not in ("RGBA", "LA"):
         return im
     base_mode = "RGB" if im.mode == "RGBA" else "L"
-    fill: Any = background if base_mode == "RGB" else round(sum(background) / 3)
+    fill: Any = background if base_mode == "RGB" else grey_of(background)
     base = Image.new(base_mode, im.size, fill)
     base.paste(im, mask=im.getchannel("A"))
     return base
@@ -123,7 +124,7 @@ def _render_frame(im: Image.Image, geo: Geometry, spec: ResizeSpec, out_fmt: str
     background = parse_colour(spec.background)
     if geo.canvas != geo.size:
         mode = im.mode
-        fill: Any = background if mode.startswith("RGB") else round(sum(background) / 3)
+        fill: Any = background if mode.startswith("RGB") else grey_of(background)
         if mode in ("RGBA", "LA"):
             fill = (*fill, 255) if isinstance(fill, tuple) else (fill, 255)
         canvas = Image.new(mode, geo.canvas, fill)
@@ -168,9 +169,8 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
         check_work(info, spec, out_fmt, limits)
         geo = compute_geometry(info.width, info.height, spec)
         if engine_for(engine, info, out_fmt) == "vips":
-            upright = orientation(im) in (0, 1)
             im.close()
-            return _write_vips(_as_bytes(src), dst, geo, spec, out_fmt, upright)
+            return _write_vips(_as_bytes(src), dst, geo, spec, out_fmt, upright=info.orientation in (0, 1))
         if info.frames > 1 and out_fmt in ANIMATED_OUTPUTS:
             frames, opts = _render_animation(im, geo, spec, out_fmt)
         else:

@@ -46,6 +46,7 @@ class ImageInfo:
     height: int
     frames: int
     mode: str
+    orientation: int = 1  # the EXIF orientation still to apply (1: upright)
 
     @property
     def pixels(self) -> int:
@@ -150,8 +151,9 @@ def check_header(im: Image.Image, limits: Limits) -> ImageInfo:
     if frames * pixels > limits.max_pixels:
         raise TooManyPixels(f"animation has {frames} frames of {pixels} pixels, more than the limit of "
                             f"{limits.max_pixels} pixels in all")
-    w, h = (im.height, im.width) if orientation(im) in (5, 6, 7, 8) else (im.width, im.height)
-    return ImageInfo(fmt, w, h, frames, im.mode)
+    turn = orientation(im)
+    w, h = (im.height, im.width) if turn in (5, 6, 7, 8) else (im.width, im.height)
+    return ImageInfo(fmt, w, h, frames, im.mode, turn)
 
 
 def probe(src: Source, limits: Limits = Limits()) -> ImageInfo:

@@ -127,6 +127,11 @@ def parse_colour(value: str) -> tuple[int, int, int]:
     return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
 
 
+def grey_of(colour: tuple[int, int, int]) -> int:
+    """The grey a colour becomes on a greyscale image (both engines use it for padding and flattening)."""
+    return round(sum(colour) / 3)
+
+
 def _echo(value: object, limit: int = 100) -> str:
     """What the client sent, quoted and cut short: error messages never carry a whole request back."""
     text = repr(value)

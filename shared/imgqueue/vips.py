@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import CorruptImage
 from .geometry import FULL, Geometry
-from .spec import ALPHA_OUTPUTS, DEFAULT_QUALITY, ResizeSpec, parse_colour
+from .spec import ALPHA_OUTPUTS, DEFAULT_QUALITY, ResizeSpec, grey_of, parse_colour
 
 # What libvips takes here: inputs by Pillow's format and mode names, outputs by format.
 INPUTS = frozenset({"JPEG", "PNG", "WEBP"})
@@ -100,7 +100,7 @@ def _thumbnail(pyvips: Any, data: bytes, geo: Geometry, upright: bool) -> Any:
 
 def _pad_and_flatten(image: Any, geo: Geometry, spec: ResizeSpec, out_fmt: str) -> Any:
     background = parse_colour(spec.background)
-    colour = list(background) if image.bands >= 3 else [round(sum(background) / 3)]
+    colour = list(background) if image.bands >= 3 else [grey_of(background)]
     if geo.canvas != geo.size:  # contain: an opaque background around the picture
         fill = [*colour, 255] if image.hasalpha() else colour
         image = image.embed(geo.offset[0], geo.offset[1], geo.canvas[0], geo.canvas[1],

@@ -29,9 +29,6 @@ class LocalStorage:
     kind = "local"
 
     def prepare(self) -> None:
-        self.ensure_dirs()
-
-    def ensure_dirs(self) -> None:
         try:
             self.upload_dir.mkdir(parents=True, exist_ok=True)
             self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -69,10 +66,7 @@ class LocalStorage:
     def free_bytes(self) -> int | None:
         return shutil.disk_usage(self.upload_dir).free
 
-    def read(self, location: str) -> bytes:
-        return self.read_input(location)
-
-    def read_input(self, path: str | Path) -> bytes:
+    def read(self, path: str | Path) -> bytes:
         try:
             with open(path, "rb") as fh:
                 return fh.read()
