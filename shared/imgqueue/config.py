@@ -29,6 +29,7 @@ def _setting(default: Any, doc: str, group: str, secret: bool = False, compose: 
 REDIS, LIMITS, WORKERS, JOBS, API, ACCESS, OTHER = ("Redis and files", "Limits", "Workers", "Jobs", "API", "Access",
                                                     "Other")
 AUTH_MODES = ("open", "token")
+IMAGING_ENGINES = ("auto", "vips", "pillow")  # vips: as auto, but the worker refuses to start without pyvips
 # Numeric settings for which 0 means something (CPU count, no retries, off); every other one must be > 0.
 ZERO_ALLOWED = frozenset({"worker_concurrency", "max_retries", "max_queue_depth", "upload_rate_limit",
                           "redis_min_replicas", "min_free_disk_bytes", "worker_memory_limit", "vips_threads"})
@@ -158,7 +159,7 @@ class Settings:
                        "must be greater than 0")
         _check(self.heartbeat_ttl > self.heartbeat_interval, "HEARTBEAT_TTL",
                f"must be longer than HEARTBEAT_INTERVAL ({self.heartbeat_interval})")
-        _check(self.imaging_engine in ("auto", "vips", "pillow"), "IMAGING_ENGINE", "must be auto, vips or pillow")
+        _check(self.imaging_engine in IMAGING_ENGINES, "IMAGING_ENGINE", "must be auto, vips or pillow")
         _check(self.api_worker_class in ("gevent", "gthread", "sync"), "API_WORKER_CLASS",
                "must be gevent, gthread or sync")
         _check(self.auth_mode in AUTH_MODES, "AUTH_MODE", "must be open or token")

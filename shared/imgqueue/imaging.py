@@ -35,7 +35,7 @@ from .spec import (
     parse_colour,
 )
 
-__all__ = ["ENGINES", "ImageInfo", "ResizeResult", "engine_for", "output_formats", "probe", "resize", "resize_bytes"]
+__all__ = ["ImageInfo", "ResizeResult", "engine_for", "output_formats", "probe", "resize", "resize_bytes"]
 
 
 _FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG": "jpg", "PNG": "zlib"}
@@ -52,9 +52,6 @@ def output_formats() -> dict[str, str]:
     """Output format names this Pillow build can write, e.g. ``{"jpeg": "JPEG", ...}``."""
     return {name: fmt for name, fmt in OUTPUT_FORMATS.items()
             if fmt not in _FEATURE or features.check(_FEATURE[fmt])}
-
-
-ENGINES = ("auto", "vips", "pillow")  # vips: as auto, but pyvips must be installed (checked at start)
 
 
 @dataclass(frozen=True)
