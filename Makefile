@@ -22,8 +22,8 @@ export TC_HOST ?= 127.0.0.1
 STORAGE ?= local
 COMPOSE = docker compose -f docker-compose.yml $(if $(filter s3,$(STORAGE)),-f docker-compose.s3.yml)
 
-.PHONY: help install test lint settings dev samples clean bench bench-quick images build up down logs ps scale \
-        test-upload integration-test down-volumes swarm-up swarm-down k8s-validate
+.PHONY: help install test test-slow lint generate docs dev samples clean bench bench-quick images build up down logs ps \
+        scale test-upload integration-test down-volumes swarm-up swarm-down k8s-validate
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -37,17 +37,20 @@ $(STAMP): requirements-dev.txt shared/pyproject.toml client/pyproject.toml servi
 
 install: $(STAMP) ## create .venv with the services and the test tools
 
-test: $(STAMP) ## the fast suite: real redis-server (or a Redis container), gunicorn and workers
-	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+test: $(STAMP) ## the fast suite (under 5 minutes): real redis-server (or a Redis container), gunicorn and workers
+	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, mypy, and the files generated from the settings up to date
-	$(VENV)/bin/ruff check shared client services dev tests benchmarks scripts
+test-slow: $(STAMP) ## the slow tests: API fuzzing (schemathesis), Pillow's own test images, Redis failover
+	$(PY) -m pytest -m "slow and not integration" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, mypy, and the generated files up to date
+	$(VENV)/bin/ruff check shared client services dev tests benchmarks scripts deploy
 	$(VENV)/bin/mypy shared/imgqueue client/imgqueue_client services/api/imgqueue_api services/worker/imgqueue_worker \
 	  services/tester/imgqueue_tester dev/imgqueue_dev benchmarks
-	$(PY) -m imgqueue_dev.settings_doc --check
+	$(PY) -m imgqueue_dev.generate --check
 
-settings: $(STAMP) ## regenerate .env.example and the README's settings table from shared/imgqueue/config.py
-	$(PY) -m imgqueue_dev.settings_doc
+generate: $(STAMP) ## regenerate .env.example, docs/settings.md and the status lists from their definitions
+	$(PY) -m imgqueue_dev.generate
 
 dev: $(STAMP) ## run redis-server, the API (127.0.0.1:$$API_PORT) and workers in the foreground; Ctrl-C stops all
 	$(PY) -m imgqueue_dev --api-port $(API_PORT) --workers $(or $(N),$(shell nproc))
@@ -120,3 +123,11 @@ k8s-validate: $(STAMP) ## render the Kubernetes overlays and validate them offli
 integration-test: $(STAMP) ## the compose stack under testcontainers: scaling, chaos, Redis restart, two hosts, swarm
 	$(MAKE) --no-print-directory build STORAGE=s3
 	$(PY) -m pytest -m integration tests/integration $(PYTEST_ARGS)
+
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP) requirements-docs.txt
+	$(PY) -m pip install --quiet -r requirements-docs.txt
+	touch $@
+
+docs: $(DOCS_STAMP) ## build the documentation site (docs/ → build/site/) strictly: a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

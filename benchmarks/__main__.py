@@ -20,11 +20,11 @@ from typing import Any
 
 from imgqueue import vips
 
-from . import api_accept, end_to_end, memory, queue_overhead, resize, sharp
+from . import api_accept, end_to_end, housekeeping, memory, queue_overhead, resize, sharp
 from .common import load_photos
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-PARTS = ("resize", "queue", "e2e", "api", "memory")
+PARTS = ("resize", "queue", "e2e", "api", "memory", "housekeeping")
 
 
 def environment() -> dict[str, Any]:
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in parts:
         print("part 5: memory ...", file=sys.stderr)
         report["memory"] = memory.run(photos, 10 if quick else 500)
+    if "housekeeping" in parts:
+        print("part 6: housekeeping ...", file=sys.stderr)
+        report["housekeeping"] = housekeeping.run((2,) if quick else (2, 20, 100), 2 if quick else 30)
     report["seconds"] = time.time() - t0
     from .report import chart, table
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from imgqueue.job import Job, new_job_id
-from imgqueue.queue import Queue
+from imgqueue.job import Job, input_key, new_job_id, output_key
 from imgqueue.spec import ResizeSpec
+from imgqueue.store import Store
 
 from .common import Photo, bench_stack
 
@@ -24,36 +24,36 @@ def _status_kb(pid: int, field: str) -> int:
 def _jobs(stack_settings: Any, photos: list[Photo], count: int, tag: str) -> list[Job]:
     """Jobs over hard links to the photos: the worker deletes its input when done, the photo stays."""
     jobs = []
-    up, out = Path(stack_settings.upload_dir), Path(stack_settings.output_dir)
+    up = Path(stack_settings.upload_dir)
     up.mkdir(parents=True, exist_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         photo = photos[i % len(photos)]
         job_id = new_job_id()
-        link = up / f"{job_id}{photo.path.suffix}"
+        ext = photo.path.suffix.lstrip(".")
+        link = up / f"{job_id}.{ext}"
         try:
             os.link(photo.path, link)
         except OSError:
             link.write_bytes(photo.data)
-        jobs.append(Job(id=job_id, spec=ResizeSpec(300, 300), input_path=str(link),
-                        output_path=str(out / f"{job_id}.jpg"), filename=f"{tag}-{i}"))
+        jobs.append(Job(id=job_id, spec=ResizeSpec(300, 300), input_key=input_key(job_id, ext),
+                        output_key=output_key(job_id, "jpg"), filename=f"{tag}-{i}"))
     return jobs
 
 
 def run(photos: list[Photo], long_run: int) -> dict[str, Any]:
     largest = max(photos, key=lambda p: p.width * p.height)
     with bench_stack() as stack:
-        q = Queue.from_settings(stack.settings)
+        q = Store.from_settings(stack.settings)
         stack.start_workers(1)
         stack.wait_workers(1)
-        worker = q.workers()[0]
+        worker = q.workers.all()[0]
         pid = int(worker["pid"])
         idle_kb = _status_kb(pid, "VmRSS")
-        job = q.enqueue_many(_jobs(stack.settings, [largest], 1, "largest"))[0]
+        job = q.jobs.enqueue(_jobs(stack.settings, [largest], 1, "largest"))[0]
         stack.client.wait_all([job.id], timeout=600, interval=0.1)
         peak_kb = _status_kb(pid, "VmHWM")
         samples = []
-        jobs = q.enqueue_many(_jobs(stack.settings, photos, long_run, "run"))
+        jobs = q.jobs.enqueue(_jobs(stack.settings, photos, long_run, "run"))
         step = max(1, long_run // 5)
         for start in range(0, long_run, step):
             stack.client.wait_all([j.id for j in jobs[start:start + step]], timeout=600, interval=0.1)

@@ -19,15 +19,20 @@ from typing import Any
 import redis
 
 from imgqueue.config import Settings
-from imgqueue.job import Job, JobStatus, new_job_id
-from imgqueue.queue import Queue
-from imgqueue.records import Outcome
+from imgqueue.job import Job, JobStatus, input_key, new_job_id, output_key
 from imgqueue.spec import ResizeSpec
+from imgqueue.store import Outcome, Store
 
 from .common import private_redis
 
 CHUNK = 500
 PREFETCH = 32  # WORKER_PREFETCH for the batched variant
+
+
+def _noop_jobs(n: int) -> list[Job]:
+    """Jobs no worker will open: their files are never read."""
+    spec, ids = ResizeSpec(300, 300), [new_job_id() for _ in range(n)]
+    return [Job(id=i, spec=spec, input_key=input_key(i, "jpg"), output_key=output_key(i, "jpg")) for i in ids]
 
 
 def raw_loop(url: str, n: int) -> float:
@@ -44,33 +49,32 @@ def _consume(url: str, queue_name: str, n: int, prefetch: int, done: Any) -> Non
     """What a worker process does, minus the image: take jobs, record each outcome (taking the next
     ones in the same round trip), with ``prefetch`` jobs held at a time."""
     settings = Settings(redis_url=url, queue_name=queue_name)
-    q = Queue.from_settings(settings)
+    q = Store.from_settings(settings)
     worker = "bench-worker"
-    q.register(worker, {"host": "bench", "pid": 0})
+    q.workers.register(worker, {"host": "bench", "pid": 0}, 60.0)
     count = 0
     jobs: list[Job] = []
     while count < n:
         if not jobs:
-            jobs = q.claim_many(worker, 1.0, prefetch)
+            jobs = q.runs.claim(worker, 1.0, prefetch)
             continue
         count += len(jobs)
         outcomes = [Outcome(job.id, JobStatus.DONE, {"duration_ms": 0}) for job in jobs]
-        jobs = q.finish_many(worker, outcomes, min(prefetch, n - count)).next_jobs
+        jobs = q.runs.record(worker, outcomes, min(prefetch, n - count)).next_jobs
     done.value = time.perf_counter()
 
 
 def imgqueue_protocol(url: str, n: int, prefetch: int = 1) -> tuple[float, float]:
     """Returns (seconds for n jobs end to end, bulk enqueue jobs/s)."""
     settings = Settings(redis_url=url, queue_name=f"bench_imgqueue_{prefetch}")
-    q = Queue.from_settings(settings)
-    spec = ResizeSpec(300, 300)
-    jobs = [Job(id=new_job_id(), spec=spec, input_path="/dev/null", output_path="/dev/null") for _ in range(n)]
+    q = Store.from_settings(settings)
+    jobs = _noop_jobs(n)
     done = multiprocessing.get_context("fork").Value("d", 0.0)
     consumer = multiprocessing.get_context("fork").Process(target=_consume,
                                                            args=(url, settings.queue_name, n, prefetch, done))
     t0 = time.perf_counter()
     for start in range(0, n, CHUNK):
-        q.enqueue_many(jobs[start:start + CHUNK])
+        q.jobs.enqueue(jobs[start:start + CHUNK])
     enqueue_s = time.perf_counter() - t0
     consumer.start()
     consumer.join(300)
@@ -81,12 +85,11 @@ def imgqueue_protocol(url: str, n: int, prefetch: int = 1) -> tuple[float, float
 
 def bulk_enqueue_rate(url: str, n: int) -> float:
     settings = Settings(redis_url=url, queue_name="bench_bulk")
-    q = Queue.from_settings(settings)
-    jobs = [Job(id=new_job_id(), spec=ResizeSpec(300, 300), input_path="/dev/null", output_path="/dev/null")
-            for _ in range(n)]
+    q = Store.from_settings(settings)
+    jobs = _noop_jobs(n)
     t0 = time.perf_counter()
     for start in range(0, n, CHUNK):
-        q.enqueue_many(jobs[start:start + CHUNK])
+        q.jobs.enqueue(jobs[start:start + CHUNK])
     return n / (time.perf_counter() - t0)
 
 

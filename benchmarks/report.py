@@ -55,6 +55,12 @@ def table(r: dict[str, Any]) -> str:
                   f"{m['peak_rss_largest_mb']:.0f} MB",
                   f"- across {m['long_run_jobs']} jobs: RSS MB after n jobs {samples}; growth {m['growth_mb']:+.1f} MB;"
                   f" peak {m['peak_rss_long_run_mb']:.0f} MB", ""]
+    if "housekeeping" in r:
+        lines += ["### 6. Housekeeping: Redis commands per second by idle workers (default intervals)", "",
+                  "| workers | commands/s | scripts/s |", "|---|---|---|"]
+        lines += [f"| {n} | {_f(row['commands_per_s'])} | {_f(row['scripts_per_s'])} |"
+                  for n, row in r["housekeeping"].items()]
+        lines.append("")
     lines.append(f"total time {r.get('seconds', 0):.0f} s")
     return "\n".join(lines)
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imgqueue_dev.procs import Proc, free_port, wait_until
+from imgqueue_dev.procs import Proc, free_port
 from imgqueue_dev.stack import start_redis
+from imgqueue_dev.waiting import wait_until
 
 from .common import devnull
 
@@ -129,7 +130,7 @@ class DemoStack:
                    log=devnull()).start()
         self.procs.append(api)
         self.url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _answers(self.url), 30, "the sharp demo API")
+        wait_until(lambda: _answers(self.url), 30, "the sharp demo API", ignoring=(OSError,))
         return self
 
     def start_workers(self, count: int) -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from imgqueue.config import Settings
-from imgqueue.job import Job, new_job_id
-from imgqueue.queue import Queue
+from imgqueue.job import Job, new_job_id, output_key
 from imgqueue.spec import ResizeSpec
+from imgqueue.store import Store
+from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack, start_redis
 
 
@@ -39,12 +39,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(redis_url: str, tmp_path: Path) -> Settings:
-    """Fast timings so that recovery and retries happen within a second or two."""
+def settings(redis_url: str, tmp_path: Path) -> StackSettings:
+    """Every service's settings, with fast timings so that recovery and retries happen within a second or two."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()
-    return Settings(
+    return StackSettings(
         redis_url=redis_url,
         queue_name=f"test_{uuid.uuid4().hex[:8]}",
         upload_dir=tmp_path / "uploads",
@@ -63,15 +63,15 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def queue(settings: Settings) -> Iterator[Queue]:
-    q = Queue.from_settings(settings)
-    yield q
-    q.close()
+def store(settings: StackSettings) -> Iterator[Store]:
+    s = Store.from_settings(settings)
+    yield s
+    s.close()
 
 
 @pytest.fixture
-def make_job(settings: Settings) -> Callable[..., Job]:
-    """Build a Job whose input is a file we write (or a path we choose, e.g. a FIFO)."""
+def make_job(settings: StackSettings) -> Callable[..., Job]:
+    """Build a Job whose input is a file we write (or one we put in the upload folder, e.g. a FIFO)."""
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -81,14 +81,15 @@ def make_job(settings: Settings) -> Callable[..., Job]:
         path = input_path or settings.upload_dir / f"{job_id}.{ext}"
         if data is not None:
             path.write_bytes(data)
-        return Job(id=job_id, spec=spec or ResizeSpec(120, 80), input_path=str(path),
-                   output_path=str(settings.output_dir / f"{job_id}.jpg"), input_format="jpeg")
+        key = "uploads/" + path.relative_to(settings.upload_dir).as_posix()
+        return Job(id=job_id, spec=spec or ResizeSpec(120, 80), input_key=key, output_key=output_key(job_id, "jpg"),
+                   input_format="jpeg")
 
     return make
 
 
 @pytest.fixture
-def local(settings: Settings, tmp_path: Path) -> Iterator[LocalStack]:
+def local(settings: StackSettings, tmp_path: Path) -> Iterator[LocalStack]:
     """The stack's processes, started by the test as it needs them (workers, API); all stopped after."""
     stack = LocalStack(settings, tmp_path / "logs")
     yield stack

@@ -1,18 +1,25 @@
-"""Helpers the tests share: images made on the fly and polling with deadlines."""
+"""Helpers the tests share: images made on the fly, polling with deadlines, and the worker's side of the
+store in one call each (claim one job, record one outcome, run one job through a Worker)."""
 
 from __future__ import annotations
 
 import io
 import struct
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from imgqueue import vips
+from imgqueue.config import Settings
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import Queue
+from imgqueue.storage import LocalStorage
+from imgqueue.store import Outcome, Store
+from imgqueue_dev.waiting import wait_until
+from imgqueue_worker import Worker
 
 vips_only = pytest.mark.skipif(not vips.available(), reason="pyvips (libvips) is not installed")
 
@@ -45,18 +52,48 @@ def wide_gamut_profile() -> bytes:
 def wait_for(check: Callable[[], object], timeout: float = 20.0, what: str = "condition",
              interval: float = 0.05) -> object:
     """Poll ``check`` until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    return wait_until(check, timeout, what, interval)
 
 
-def wait_status(queue: Queue, job_id: str, statuses: set[JobStatus], timeout: float = 20.0) -> Job:
+def wait_status(store: Store, job_id: str, statuses: set[JobStatus], timeout: float = 20.0) -> Job:
     def check() -> Job | None:
-        job = queue.get(job_id)
+        job = store.jobs.get(job_id)
         return job if job.status in statuses else None
 
-    return wait_for(check, timeout, f"job {job_id} to reach {sorted(s.value for s in statuses)}")  # type: ignore[return-value]
+    return wait_until(check, timeout, f"job {job_id} to reach {sorted(s.value for s in statuses)}")
+
+
+def enqueue(store: Store, job: Job) -> Job:
+    """Queue one job."""
+    return store.jobs.enqueue([job])[0]
+
+
+def claim(store: Store, worker_id: str, timeout: float = 1.0) -> Job | None:
+    """The next job, taken by ``worker_id``, or None when none came within ``timeout``."""
+    jobs = store.runs.claim(worker_id, timeout, 1)
+    return jobs[0] if jobs else None
+
+
+@dataclass(frozen=True)
+class Finished:
+    applied: bool
+    next_job: Job | None
+
+
+def finish(store: Store, worker_id: str, job_id: str, status: JobStatus, fields: dict[str, Any],
+           retry_at: float = 0.0, claim_next: bool = False) -> Finished:
+    """Record one outcome (and take the next job when ``claim_next``)."""
+    done = store.runs.record(worker_id, [Outcome(job_id, status, fields, retry_at)], 1 if claim_next else 0)
+    return Finished(done.applied[0], done.next_jobs[0] if done.next_jobs else None)
+
+
+def run_one(worker: Worker) -> None:
+    """Take one queued job and run it in this process, as a worker process would."""
+    jobs = worker.store.runs.claim(worker.id, 1.0, 1)
+    assert jobs, "no job to run"
+    worker.process_batch(jobs, take=0)
+
+
+def local_path(settings: Settings, key: str) -> Path:
+    """The file behind an object key (local storage)."""
+    return LocalStorage.at(settings.upload_dir, settings.output_dir).path(key)

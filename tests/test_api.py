@@ -11,17 +11,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from helpers import image_bytes
-from imgqueue.config import Settings
+from helpers import image_bytes, run_one
 from imgqueue.job import JobStatus
-from imgqueue.queue import Queue
+from imgqueue.store import Store
 from imgqueue_api import create_app
 from imgqueue_dev.procs import free_port
+from imgqueue_dev.settings import StackSettings
 from imgqueue_worker import Worker
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
+def app(settings: StackSettings) -> Flask:
     return create_app({"TESTING": True, "IMGQUEUE_SETTINGS": settings.with_overrides(
         max_upload_bytes=200_000, max_request_bytes=1_000_000, max_input_pixels=4_000_000,
         max_files_per_request=5)})
@@ -46,7 +46,7 @@ def assert_error(resp: Any, status: int, code: str) -> None:
     assert resp.json["error"]["message"]
 
 
-def test_upload_contract_of_the_demo(client: FlaskClient, queue: Queue) -> None:
+def test_upload_contract_of_the_demo(client: FlaskClient, store: Store) -> None:
     resp = upload(client, image_bytes(640, 480), width="300", height="200")
     assert resp.status_code == 202
     body = resp.json
@@ -54,20 +54,17 @@ def test_upload_contract_of_the_demo(client: FlaskClient, queue: Queue) -> None:
     assert body["statusUrl"] == f"/jobs/{body['jobId']}/status"
     status = client.get(body["statusUrl"])
     assert status.status_code == 200 and status.json["status"] == "queued"
-    assert queue.redis.get(f"job:{body['jobId']}:status") == "queued"
+    assert store.redis.get(f"job:{body['jobId']}:status") == "queued"
     record = client.get(f"/jobs/{body['jobId']}").json
     assert record["spec"]["width"] == 300 and record["spec"]["fit"] == "cover"
     assert record["input_width"] == 640 and record["filename"] == "photo.jpg"
 
 
-def test_result_409_until_done_then_the_image(client: FlaskClient, settings: Settings) -> None:
+def test_result_409_until_done_then_the_image(client: FlaskClient, settings: StackSettings) -> None:
     job_id = upload(client, image_bytes(640, 480, "PNG"), "p.png", width="100", height="50",
                     format="webp").json["jobId"]
     assert_error(client.get(f"/jobs/{job_id}/result"), 409, "not_done")
-    worker = Worker(settings)
-    job = worker.queue.claim(worker.id, timeout=1)
-    assert job is not None
-    worker.process(job)
+    run_one(Worker(settings))
     resp = client.get(f"/jobs/{job_id}/result")
     assert resp.status_code == 200 and resp.mimetype == "image/webp"
     from PIL import Image
@@ -87,24 +84,24 @@ def test_defaults_and_options(client: FlaskClient) -> None:
                     "progressive": True, "without_enlargement": True}
 
 
-def test_several_files_in_one_request(client: FlaskClient, queue: Queue) -> None:
+def test_several_files_in_one_request(client: FlaskClient, store: Store) -> None:
     files = [(io.BytesIO(image_bytes(100 + i, 100)), f"f{i}.jpg") for i in range(3)]
     resp = client.post("/jobs", data={"images": files, "width": "40"}, content_type="multipart/form-data")
     assert resp.status_code == 202
     jobs = resp.json["jobs"]
     assert len(jobs) == 3 and resp.json["batch"]
     assert [j["filename"] for j in jobs] == ["f0.jpg", "f1.jpg", "f2.jpg"]
-    assert queue.depth() == 3
+    assert store.jobs.depth() == 3
     listed = client.get("/jobs", query_string={"ids": ",".join(j["jobId"] for j in jobs)}).json
     assert listed["count"] == 3
 
 
-def test_one_bad_file_rejects_the_whole_request(client: FlaskClient, queue: Queue, settings: Settings) -> None:
+def test_one_bad_file_rejects_the_whole_request(client: FlaskClient, store: Store, settings: StackSettings) -> None:
     files = [(io.BytesIO(image_bytes()), "ok.jpg"), (io.BytesIO(b"plain text"), "bad.jpg")]
     resp = client.post("/jobs", data={"images": files}, content_type="multipart/form-data")
     assert_error(resp, 415, "not_an_image")
     assert resp.json["error"]["index"] == 1 and "bad.jpg" in resp.json["error"]["message"]
-    assert queue.depth() == 0 and list(settings.upload_dir.iterdir()) == []
+    assert store.jobs.depth() == 0 and list(settings.upload_dir.iterdir()) == []
 
 
 def test_listing_and_filters(client: FlaskClient) -> None:
@@ -187,7 +184,7 @@ def test_unknown_job_and_routes_are_json_404(client: FlaskClient) -> None:
     assert_error(client.delete("/upload"), 405, "method_not_allowed")
 
 
-def test_client_file_names_never_become_paths(client: FlaskClient, settings: Settings) -> None:
+def test_client_file_names_never_become_paths(client: FlaskClient, settings: StackSettings) -> None:
     job_id = upload(client, image_bytes(), name="../../../../tmp/evil.jpg").json["jobId"]
     stored = list(settings.upload_dir.iterdir())
     assert [p.name for p in stored] == [f"{job_id}.jpg"]
@@ -201,7 +198,7 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert stats["queue"] and "counts" in stats
 
 
-def test_redis_down_is_503_json(settings: Settings, tmp_path: Path) -> None:
+def test_redis_down_is_503_json(settings: StackSettings, tmp_path: Path) -> None:
     down = settings.with_overrides(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     with create_app({"TESTING": True, "IMGQUEUE_SETTINGS": down}).test_client() as c:
         assert c.get("/healthz").status_code == 200
@@ -211,10 +208,10 @@ def test_redis_down_is_503_json(settings: Settings, tmp_path: Path) -> None:
         assert_error(c.get("/jobs/0123456789abcdef0123456789abcdef"), 503, "redis_unavailable")
 
 
-def test_job_record_fields(client: FlaskClient, settings: Settings) -> None:
+def test_job_record_fields(client: FlaskClient, settings: StackSettings) -> None:
     job_id = upload(client, image_bytes(500, 400), width="100", height="100").json["jobId"]
     worker = Worker(settings)
-    worker.process(worker.queue.claim(worker.id, timeout=1))  # type: ignore[arg-type]
+    run_one(worker)
     record = client.get(f"/jobs/{job_id}").json
     assert record["status"] == JobStatus.DONE.value
     for name in ("created_at", "started_at", "finished_at"):

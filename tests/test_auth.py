@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from helpers import image_bytes, wait_for
-from imgqueue.config import Settings
 from imgqueue_client import ApiError, Client
 from imgqueue_dev.procs import free_port
+from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack, Service
 
 ACME, GLOBEX, OPS, SCRAPE = ("acme-token-0123456789abcdef", "globex-token-0123456789abcdef",
@@ -82,7 +82,7 @@ def test_roles_and_missing_tokens(secured: LocalStack) -> None:
     assert requests.get(f"{url}/openapi.json", timeout=10).status_code == 200
 
 
-def admin(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def admin(settings: StackSettings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env()}
     return subprocess.run([sys.executable, "-m", "imgqueue_api.admin", *args], env=env, capture_output=True,
                           text=True, timeout=60)
@@ -175,12 +175,12 @@ def _read_until_done(lines: object, job_id: str, seen: set[str]) -> bool:
     return False
 
 
-def gunicorn(settings: Settings, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def gunicorn(settings: StackSettings, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env()}
     return subprocess.run(Service.API.argv(), env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_open_mode_refuses_a_public_bind(settings: Settings) -> None:
+def test_open_mode_refuses_a_public_bind(settings: StackSettings) -> None:
     exposed = settings.with_overrides(auth_mode="open", api_bind="0.0.0.0", api_port=free_port())
     result = gunicorn(exposed)
     assert result.returncode != 0
@@ -193,3 +193,30 @@ def test_token_mode_starts_on_a_public_bind(local: LocalStack) -> None:
     local.start_api()
     assert requests.get(f"{local.url}/readyz", timeout=10).status_code == 200
     assert local.client_with(ACME).me()["tenant"] == "acme"
+
+
+def test_every_route_declares_its_access_and_an_undeclared_one_is_refused(settings: StackSettings) -> None:
+    from flask import Flask
+
+    from imgqueue_api import create_app
+    from imgqueue_api.auth import declared
+
+    token_mode = settings.with_overrides(auth_mode="token", api_tokens=f"ops:admin:{OPS}")
+    app: Flask = create_app({"TESTING": True, "IMGQUEUE_SETTINGS": token_mode})
+    undeclared = [rule.rule for rule in app.url_map.iter_rules() if declared(app.view_functions[rule.endpoint]) is None]
+    assert undeclared == [], f"routes without an access declaration: {undeclared}"
+    app.add_url_rule("/forgotten", "forgotten", lambda: "secret")  # a route someone forgot to declare
+    with app.test_client() as client:
+        resp = client.get("/forgotten", headers={"Authorization": f"Bearer {OPS}"})
+        assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden", "default deny, even for admins"
+        public = client.get("/healthz")
+        assert public.status_code == 200
+
+
+def test_a_public_route_sees_an_anonymous_caller(settings: StackSettings) -> None:
+    from imgqueue_api import auth, create_app
+
+    app = create_app({"TESTING": True, "IMGQUEUE_SETTINGS": settings})  # open mode: every caller is admin...
+    with app.test_request_context("/healthz"):
+        app.preprocess_request()
+        assert auth.current() is auth.ANONYMOUS  # ...but one that never passed an access check is nobody

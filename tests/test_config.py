@@ -1,4 +1,5 @@
-"""Settings: read once from the environment, failing fast with a message that names the variable."""
+"""Settings: read once from the environment, failing fast with a message that names the variable; each
+service reads its own (a worker never parses the API's tokens) and every default is written once."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 
 from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
+from imgqueue.spec import Limits
+from imgqueue_api.settings import ApiSettings
+from imgqueue_worker.settings import WorkerSettings
 
 
 def test_defaults() -> None:
-    s = Settings.from_env({})
+    s = WorkerSettings.from_env({})
     assert s.queue_name == "image_jobs" and s.max_lost == 3 and s.job_ttl == 7 * 24 * 3600
     assert s.job_time_limit == 60 and s.max_input_pixels == 50_000_000
     assert s.recovery_bound <= 30
@@ -22,7 +26,7 @@ def test_defaults() -> None:
 
 
 def test_reads_every_kind_of_value() -> None:
-    s = Settings.from_env({"REDIS_URL": "redis://r:6379/2", "QUEUE_NAME": "q", "UPLOAD_DIR": "/u",
+    s = WorkerSettings.from_env({"REDIS_URL": "redis://r:6379/2", "QUEUE_NAME": "q", "UPLOAD_DIR": "/u",
                            "MAX_INPUT_PIXELS": "1_000_000", "HEARTBEAT_TTL": "2.5", "HEARTBEAT_INTERVAL": "1",
                            "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "debug"})
     assert (s.redis_url, s.queue_name, s.upload_dir) == ("redis://r:6379/2", "q", Path("/u"))
@@ -39,7 +43,19 @@ def test_reads_every_kind_of_value() -> None:
 ])
 def test_bad_values_fail_fast_naming_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigError, match=names):
-        Settings.from_env(env)
+        WorkerSettings.from_env(env)
+
+
+def test_each_service_reads_only_its_own_settings() -> None:
+    env = {"API_TOKENS": "not-a-token", "IMAGING_ENGINE": "no-such-engine"}
+    with pytest.raises(ConfigError, match="IMAGING_ENGINE"):
+        WorkerSettings.from_env(env)
+    with pytest.raises(ConfigError, match="API_TOKENS"):
+        ApiSettings.from_env(env)
+    assert WorkerSettings.from_env({"API_TOKENS": "not-a-token"}).max_lost == 3, "a worker never parses a token"
+    assert not hasattr(WorkerSettings.from_env({}), "api_tokens") and not hasattr(ApiSettings.from_env({}), "max_lost")
+    core = Settings.from_env(env)
+    assert core.limits == Limits(), "the limits' defaults are written once, in spec.Limits"
 
 
 def test_frozen_and_round_trips_through_the_environment() -> None:
@@ -66,7 +82,8 @@ def _in_child(code: str, cpus: set[int], env: dict[str, str] | None = None) -> s
 
 
 def test_worker_processes_and_libvips_threads_share_out_the_cpus_a_process_may_use() -> None:
-    code = ("from imgqueue.config import Settings, usable_cpus; s = Settings.from_env(); "
+    code = ("from imgqueue.config import usable_cpus; from imgqueue_worker.settings import WorkerSettings; "
+            "s = WorkerSettings.from_env(); "
             "print(usable_cpus(), s.concurrency, s.threads_per_worker)")
     assert _in_child(code, {0}).stdout.split() == ["1", "1", "1"]
     if len(os.sched_getaffinity(0)) >= 2:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from imgqueue.config import Settings
 from imgqueue_api import create_app
 from imgqueue_api.docs import document
+from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -25,7 +25,7 @@ UNDOCUMENTED = {"/static/<path:filename>"}
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
 
 
-def routes(settings: Settings) -> set[tuple[str, str]]:
+def routes(settings: StackSettings) -> set[tuple[str, str]]:
     app = create_app({"TESTING": True, "IMGQUEUE_SETTINGS": settings})
     out = set()
     for rule in app.url_map.iter_rules():
@@ -36,7 +36,7 @@ def routes(settings: Settings) -> set[tuple[str, str]]:
     return out
 
 
-def test_every_route_is_documented_and_every_operation_exists(settings: Settings) -> None:
+def test_every_route_is_documented_and_every_operation_exists(settings: StackSettings) -> None:
     documented = {(path, method) for path, item in document()["paths"].items() for method in item}
     assert routes(settings) == documented
 
@@ -73,6 +73,7 @@ def token_stack(local: LocalStack) -> LocalStack:
     return local
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_fuzz_token_mode_as_client_admin_and_nobody(token_stack: LocalStack) -> None:
     fuzz(token_stack, 40, CLIENT)
@@ -80,6 +81,7 @@ def test_fuzz_token_mode_as_client_admin_and_nobody(token_stack: LocalStack) -> 
     fuzz(token_stack, 20)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_fuzz_open_mode(local: LocalStack) -> None:
     local.settings = local.settings.with_overrides(max_upload_bytes=300_000)

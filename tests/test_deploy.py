@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from imgqueue.config import Settings
+from imgqueue_dev.settings import StackSettings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes"
 OVERLAYS = ["overlays/local-volume", "overlays/s3"]
@@ -45,7 +45,7 @@ def test_manifests_keep_the_promises(overlay: str) -> None:
     docs = validator().render(overlay)
     deployments = by_kind(docs, "Deployment")
     worker = deployments["imgqueue-worker"]["spec"]["template"]["spec"]
-    assert worker["terminationGracePeriodSeconds"] > Settings().shutdown_timeout, "a scaled-in worker ends its job"
+    assert worker["terminationGracePeriodSeconds"] > StackSettings().shutdown_timeout, "a scaled-in worker ends its job"
     api = deployments["imgqueue-api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from helpers import image_bytes
-from imgqueue.config import Settings
 from imgqueue_dev.sentinel import Failover, start_failover
+from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
 
 
@@ -72,11 +72,12 @@ def lose_the_primary_while_the_replica_lags(local: LocalStack, failover: Failove
     return ids, [i for i in ids if i not in found]
 
 
-def sentinel_settings(settings: Settings, failover: Failover, replicas: int) -> Settings:
+def sentinel_settings(settings: StackSettings, failover: Failover, replicas: int) -> StackSettings:
     return settings.with_overrides(redis_url="redis://unused:1/0", redis_sentinels=failover.addresses,
                                    redis_min_replicas=replicas, redis_replica_timeout=0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_with_wait_a_failover_loses_no_acknowledged_job(local: LocalStack, failover: Failover) -> None:
     local.settings = sentinel_settings(local.settings, failover, replicas=1)
@@ -85,6 +86,7 @@ def test_with_wait_a_failover_loses_no_acknowledged_job(local: LocalStack, failo
     assert len(ids) >= 20 and lost == []
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_without_wait_a_failover_loses_what_the_replica_had_not_got(local: LocalStack, failover: Failover) -> None:
     """The measurement the setting rests on: the same failover without WAIT."""

@@ -49,6 +49,7 @@ def pillow_test_images() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file())
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_pillows_test_images_never_cause_a_server_error(stack: LocalStack) -> None:
     files = pillow_test_images()

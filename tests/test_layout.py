@@ -1,4 +1,5 @@
-"""The code's shape, checked: one door into Redis, a core that knows nothing of HTTP or Pillow where it
+"""The code's shape, checked over every package of the repository (benchmarks and dev included): one door
+into Redis, one status vocabulary, a core that knows nothing of HTTP, of gevent or of Pillow where it
 should not, a tester that is only an HTTP client, short modules and no import cycles."""
 
 from __future__ import annotations
@@ -19,8 +20,18 @@ PACKAGES = {
     "imgqueue_worker": ROOT / "services" / "worker" / "imgqueue_worker",
     "imgqueue_tester": ROOT / "services" / "tester" / "imgqueue_tester",
     "imgqueue_dev": ROOT / "dev" / "imgqueue_dev",
+    "benchmarks": ROOT / "benchmarks",
 }
-DOOR = {*(PACKAGES["imgqueue"] / "queue").glob("*.py"), PACKAGES["imgqueue"] / "keys.py"}
+DOOR = {*(PACKAGES["imgqueue"] / "store").glob("*.py"), PACKAGES["imgqueue"] / "keys.py"}
+# Outside the door, these talk to Redis servers, never to imgqueue's keys (which they read through keys.py):
+REDIS_CLIENTS = {
+    "imgqueue_dev.sentinel": "administers the failover topology's servers (SENTINEL, INFO)",
+    "benchmarks.queue_overhead": "the raw-Redis and RQ contenders",
+    "benchmarks.end_to_end": "watches both contenders through the demo's status key",
+}
+STATUS_WORDS = frozenset({"queued", "processing", "retrying", "done", "failed", "cancelled", "delayed"})
+# Where a status may be spelled: its definition, and the files generated from it.
+VOCABULARY = {PACKAGES["imgqueue"] / "status.py", PACKAGES["imgqueue_client"] / "statuses.py"}
 MAX_LINES = 400
 
 
@@ -59,17 +70,48 @@ def test_no_module_is_longer_than_400_lines() -> None:
     assert not long, long
 
 
-def test_only_the_queue_touches_redis() -> None:
-    """`import redis` and key-name literals live in keys.py and the queue package (and the Lua scripts) alone."""
+def test_only_the_store_touches_redis() -> None:
+    """`import redis` and key-name literals live in keys.py and the store package (and the Lua scripts) alone."""
     offenders = []
-    key_literal = re.compile(r"""(?<!["'])["'](job:|imgqueue:)""")
+    key_literal = re.compile(r"""(?<!["'])f?["'](job:|imgqueue:)""")
     for name, path in modules().items():
-        if path in DOOR or name.startswith("imgqueue_dev"):
+        if path in DOOR:
             continue
-        if any(i == "redis" or i.startswith("redis.") for i in imports_of(path, name)):
+        if name not in REDIS_CLIENTS and any(i == "redis" or i.startswith("redis.") for i in imports_of(path, name)):
             offenders.append(f"{name} imports redis")
         if key_literal.search(path.read_text()):
             offenders.append(f"{name} spells a Redis key")
+    assert not offenders, offenders
+
+
+def _status_literals(path: Path) -> list[int]:
+    """Lines where a status is compared with, or listed as, a string literal."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+        elif isinstance(node, (ast.Set, ast.Tuple, ast.List)):
+            parts = list(node.elts)
+        else:
+            continue
+        if any(isinstance(p, ast.Constant) and p.value in STATUS_WORDS for p in parts):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_statuses_are_spelled_once() -> None:
+    """status.py defines them; the Lua scripts get them as S.* (store/scripts.py), the client and the dashboard
+    from generated files; no code compares with or lists a status spelled out."""
+    offenders = [f"{p.relative_to(ROOT)}:{line}" for p in modules().values() if p not in VOCABULARY
+                 for line in _status_literals(p)]
+    words = "|".join(STATUS_WORDS)
+    quoted = re.compile(rf"""["']({words})["']""")
+    for script in (PACKAGES["imgqueue"] / "lua").glob("*.lua"):
+        offenders += [f"{script.relative_to(ROOT)}: {m.group(0)}" for m in quoted.finditer(script.read_text())]
+    compared = re.compile(rf"""(===|!==)\s*["']({words})["']""")
+    for js in (PACKAGES["imgqueue_api"] / "static").glob("*.js"):
+        if js.name != "statuses.js":
+            offenders += [f"{js.relative_to(ROOT)}: {m.group(0)}" for m in compared.finditer(js.read_text())]
     assert not offenders, offenders
 
 
@@ -100,12 +142,19 @@ def loaded_after(statement: str) -> set[str]:
 
 
 def test_job_model_and_spec_do_not_load_pillow() -> None:
-    assert "PIL" not in loaded_after("import imgqueue.job, imgqueue.spec, imgqueue.queue")
+    assert "PIL" not in loaded_after("import imgqueue.job, imgqueue.spec, imgqueue.store")
 
 
-def test_core_knows_nothing_of_http() -> None:
-    loaded = loaded_after("import imgqueue.queue, imgqueue.imaging, imgqueue.storage, imgqueue.spec")
-    assert not loaded & {"flask", "werkzeug", "requests", "gunicorn"}, loaded
+def test_core_knows_nothing_of_http_nor_of_gevent() -> None:
+    loaded = loaded_after("import imgqueue.store, imgqueue.imaging, imgqueue.storage, imgqueue.spec, imgqueue.logs")
+    assert not loaded & {"flask", "werkzeug", "requests", "gunicorn", "gevent"}, loaded
+    core = PACKAGES["imgqueue"]
+    assert not [p.name for p in core.rglob("*.py") if "gevent" in p.read_text()], "the core never names gevent"
+
+
+def test_a_worker_loads_no_api() -> None:
+    loaded = loaded_after("import imgqueue_worker.__main__")
+    assert not loaded & {"flask", "imgqueue_api", "gunicorn"}, loaded
 
 
 def test_tester_is_only_an_http_client() -> None:

@@ -5,7 +5,6 @@ outputs that expire."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import socket
 import statistics
@@ -21,9 +20,9 @@ import redis
 import requests
 from PIL import Image
 
-from helpers import image_bytes, vips_only, wait_for, wait_status
+from helpers import image_bytes, local_path, vips_only, wait_for, wait_status
 from imgqueue.job import JobStatus
-from imgqueue.queue import Queue
+from imgqueue.store import Store
 from imgqueue_dev.stack import LocalStack
 
 
@@ -109,7 +108,7 @@ def test_a_fresh_api_answers_its_first_concurrent_uploads_of_every_format(local:
         api.stop()
 
 
-def test_redis_out_of_memory_is_503_and_writes_nothing(api_server: LocalStack, queue: Queue) -> None:
+def test_redis_out_of_memory_is_503_and_writes_nothing(api_server: LocalStack, store: Store) -> None:
     client = redis.Redis.from_url(api_server.settings.redis_url)
     post(api_server.url, image_bytes(), "warm.jpg")  # the scripts are loaded, as on any running system
     client.config_set("maxmemory-policy", "noeviction")
@@ -117,10 +116,10 @@ def test_redis_out_of_memory_is_503_and_writes_nothing(api_server: LocalStack, q
     try:
         with pytest.raises(redis.exceptions.OutOfMemoryError):
             client.set("filler", b"x")
-        depth = queue.depth()
+        depth = store.jobs.depth()
         resp = post(api_server.url, image_bytes(), "a.jpg")
         assert resp.status_code == 503 and resp.json()["error"]["code"] == "store_full", resp.text
-        assert queue.depth() == depth and len(list(api_server.settings.upload_dir.iterdir())) == depth
+        assert store.jobs.depth() == depth and len(list(api_server.settings.upload_dir.iterdir())) == depth
     finally:
         client.config_set("maxmemory", 0)
         client.close()
@@ -169,7 +168,7 @@ def test_a_nearly_full_disk_is_507_and_nothing_half_written(local: LocalStack, s
     pytest.param("auto", "JPEG", 7000, 180, marks=vips_only),
 ])
 def test_a_job_over_the_memory_ceiling_fails_and_a_fresh_process_takes_the_next(
-        local: LocalStack, queue: Queue, engine: str, fmt: str, side: int, limit_mb: int) -> None:
+        local: LocalStack, store: Store, engine: str, fmt: str, side: int, limit_mb: int) -> None:
     local.settings = local.settings.with_overrides(worker_memory_limit=limit_mb * 1024 ** 2,
                                                    max_output_dimension=8192, imaging_engine=engine)
     big = io.BytesIO()
@@ -178,9 +177,9 @@ def test_a_job_over_the_memory_ceiling_fails_and_a_fresh_process_takes_the_next(
     hungry = post(local.url, big.getvalue(), f"big.{fmt.lower()}", width="4000", height="4000").json()["jobId"]
     small = post(local.url, image_bytes(), "small.jpg").json()["jobId"]
     local.start_workers(1)
-    failed = wait_status(queue, hungry, {JobStatus.FAILED, JobStatus.DONE}, timeout=60)
+    failed = wait_status(store, hungry, {JobStatus.FAILED, JobStatus.DONE}, timeout=60)
     assert failed.status is JobStatus.FAILED and failed.error_code == "out_of_memory", failed.error
-    done = wait_status(queue, small, {JobStatus.DONE, JobStatus.FAILED}, timeout=60)
+    done = wait_status(store, small, {JobStatus.DONE, JobStatus.FAILED}, timeout=60)
     assert done.status is JobStatus.DONE and done.worker != failed.worker, "a fresh process took the next job"
     assert failed.lost == 0
 
@@ -278,16 +277,17 @@ def test_a_file_over_the_limit_is_refused_while_it_streams_in(local: LocalStack)
     assert list(local.settings.upload_dir.iterdir()) == []
 
 
-def test_outputs_expire_and_their_result_answers_410(local: LocalStack, queue: Queue) -> None:
+def test_outputs_expire_and_their_result_answers_410(local: LocalStack, store: Store) -> None:
     local.settings = local.settings.with_overrides(output_ttl=2, sweep_interval=0.5)
     local.start_api()
     local.start_workers(1)
     job_id = post(local.url, image_bytes(), "a.jpg").json()["jobId"]
-    done = wait_status(queue, job_id, {JobStatus.DONE})
+    done = wait_status(store, job_id, {JobStatus.DONE})
     assert requests.get(f"{local.url}/jobs/{job_id}/result", timeout=10).status_code == 200
     stats = requests.get(f"{local.url}/stats", timeout=10).json()["counts"]
     assert stats["stored_output_bytes"] == done.output_bytes and stats["stored_upload_bytes"] == 0
-    wait_for(lambda: not os.path.exists(done.output_path), 15, "the sweep to remove the expired output")
+    output = local_path(local.settings, done.output_key)
+    wait_for(lambda: not output.exists(), 15, "the sweep to remove the expired output")
     gone = requests.get(f"{local.url}/jobs/{job_id}/result", timeout=10)
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "expired"
     wait_for(lambda: requests.get(f"{local.url}/stats", timeout=10).json()["counts"]["stored_output_bytes"] == 0,

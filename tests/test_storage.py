@@ -1,67 +1,85 @@
-"""Atomic outputs: nobody sees a partial or empty file, a re-run replaces its output, leftovers are swept."""
+"""Local files by object key: nobody sees a partial or empty file, a re-run replaces its output, a
+killed writer's leftovers are swept, keys cannot leave their folders."""
 
 from __future__ import annotations
 
+import io
 import os
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from imgqueue.errors import InputMissing, StorageError
-from imgqueue.storage import LocalStorage as Storage
-from imgqueue.storage import atomic_write
+from imgqueue.errors import ObjectMissing, StorageError
+from imgqueue.storage import LocalStorage, sweep
+from imgqueue.storage.local import STALE_TEMP_AGE, TEMP_MARK
 
 
-def test_atomic_write_publishes_only_complete_files(tmp_path: Path) -> None:
-    target = tmp_path / "out.jpg"
-    with atomic_write(target) as fh:
-        fh.write(b"partial")
-        assert not target.exists(), "the final name must not exist before the write completes"
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    local = LocalStorage.at(tmp_path / "up", tmp_path / "out")
+    local.prepare()
+    return local
+
+
+class Breaking(io.BytesIO):
+    """A stream that gives some bytes, then fails (an encoder crashed, a client went away)."""
+
+    calls = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("encoder crashed")
+        return super().read(n)
+
+
+def test_a_put_publishes_only_complete_files(storage: LocalStorage) -> None:
+    target = storage.path("output/out.jpg")
+
+    class Watching(io.BytesIO):
+        def read(self, n: int | None = -1) -> bytes:
+            assert not target.exists(), "the final name must not exist before the write completes"
+            return super().read(n)
+
+    assert storage.put("output/out.jpg", Watching(b"partial")) == 7
     assert target.read_bytes() == b"partial"
-    with atomic_write(target) as fh:  # a re-run overwrites its own output
-        fh.write(b"second run")
+    storage.put("output/out.jpg", b"second run")  # a re-run overwrites its own output
     assert target.read_bytes() == b"second run"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
+    assert [p.name for p in target.parent.iterdir()] == ["out.jpg"]
 
 
-def test_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
-    target = tmp_path / "out.jpg"
-    with pytest.raises(RuntimeError), atomic_write(target) as fh:
-        fh.write(b"half")
-        raise RuntimeError("encoder crashed")
-    assert list(tmp_path.iterdir()) == []
+def test_failed_write_leaves_nothing_behind(storage: LocalStorage) -> None:
+    with pytest.raises(RuntimeError):
+        storage.put("output/out.jpg", Breaking(b"half"))
+    assert list(storage.roots["output"].iterdir()) == []
 
 
 def test_unwritable_folder_is_a_storage_error(tmp_path: Path) -> None:
-    with pytest.raises(StorageError), atomic_write(tmp_path / "missing" / "out.jpg") as fh:
-        fh.write(b"x")
+    (tmp_path / "file").write_bytes(b"")
+    broken = LocalStorage.at(tmp_path / "file" / "up", tmp_path / "file" / "out")
+    with pytest.raises(StorageError):
+        broken.put("output/out.jpg", b"x")
 
 
-def test_sweep_removes_dead_processes_temp_files(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "up", tmp_path / "out")
-    storage.prepare()
-    host = socket.gethostname()
-    dead = storage.output_dir / f".a.jpg.tmp-{host}-4242"
-    other_host = storage.output_dir / ".a2.jpg.tmp-elsewhere-4242"
-    live = storage.output_dir / f".b.jpg.tmp-{host}-{os.getpid()}"
-    old = storage.upload_dir / ".c.png.tmp-17"
-    keep = storage.output_dir / "d.jpg"
-    for p in (dead, other_host, live, old, keep):
+def test_the_sweep_removes_a_killed_writers_leftovers_once_they_are_stale(storage: LocalStorage) -> None:
+    folder = storage.roots["output"]
+    stale, fresh = folder / f".a.jpg{TEMP_MARK}dead", folder / f".b.jpg{TEMP_MARK}writing"
+    for p in (stale, fresh):
         p.write_bytes(b"x")
-    past = time.time() - 7200
-    os.utime(old, (past, past))
-    assert storage.sweep_temp_files(pid=4242) == 1 and not dead.exists() and live.exists()
-    assert other_host.exists(), "same pid on another host (container) is another process"
-    assert storage.sweep_temp_files(pid=4242, host="elsewhere") == 1 and not other_host.exists()
-    assert storage.sweep_temp_files(older_than=3600) == 1 and not old.exists() and live.exists()
-    assert keep.exists()
+    past = time.time() - STALE_TEMP_AGE - 60
+    os.utime(stale, (past, past))
+    storage.put("output/kept.jpg", b"kept")
+    swept = sweep(storage, {"output/": 3600})
+    assert not stale.exists() and fresh.exists(), "a write in progress is left alone"
+    assert [o.key for o in storage.list("output/")] == ["output/kept.jpg"], "temp files are not objects"
+    assert swept.kept_bytes["output/"] == 4 and swept.total_removed == 0
 
 
-def test_missing_input_is_permanent_and_unsafe_ids_are_refused(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "up", tmp_path / "out")
-    with pytest.raises(InputMissing):
-        storage.read(tmp_path / "nope.jpg")
-    with pytest.raises(ValueError):
-        storage.output_path("../../etc/passwd", "jpg")
+def test_missing_objects_and_unsafe_keys_are_refused(storage: LocalStorage) -> None:
+    with pytest.raises(ObjectMissing):
+        storage.get("uploads/nope.jpg")
+    assert storage.stat("uploads/nope.jpg") is None
+    for key in ("../../etc/passwd", "/etc/passwd", "uploads/../../x", "uploads/.hidden", "elsewhere/x.jpg", ""):
+        with pytest.raises(ValueError):
+            storage.put(key, b"x")

@@ -12,16 +12,16 @@ import pytest
 from flask.testing import FlaskClient
 
 from helpers import image_bytes, wait_for
-from imgqueue.config import Settings
-from imgqueue.queue import Queue
+from imgqueue.store import Store
 from imgqueue_api import create_app
+from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
 
 APP_ORIGIN = "https://app.example.com"
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[FlaskClient]:
+def client(settings: StackSettings) -> Iterator[FlaskClient]:
     app = create_app({"TESTING": True, "IMGQUEUE_SETTINGS": settings.with_overrides(allowed_origins=APP_ORIGIN)})
     with app.test_client() as c:
         yield c
@@ -54,12 +54,12 @@ def test_cors_preflight_for_allowed_origins_only(client: FlaskClient) -> None:
     assert refused.json["error"]["code"] == "origin_not_allowed"
 
 
-def test_no_cross_site_upload_even_without_a_preflight(client: FlaskClient, queue: Queue) -> None:
+def test_no_cross_site_upload_even_without_a_preflight(client: FlaskClient, store: Store) -> None:
     """multipart/form-data is a 'simple' request: a page elsewhere could post one without asking first."""
     resp = client.post("/upload", data=upload_form(), content_type="multipart/form-data",
                        headers={"Origin": "https://evil.example"})
     assert resp.status_code == 403 and resp.json["error"]["code"] == "origin_not_allowed"
-    assert queue.depth() == 0
+    assert store.jobs.depth() == 0
     same = client.post("/upload", data=upload_form(), content_type="multipart/form-data",
                        headers={"Origin": "http://localhost"})
     assert same.status_code == 202, "the API's own pages may upload"

@@ -8,6 +8,7 @@
     api.download(job["jobId"], "photo-small.webp")
 """
 
-from .client import STATUSES, TERMINAL, ApiError, Client, Event
+from .client import ApiError, Client, Event
+from .statuses import STATUSES, TERMINAL
 
 __all__ = ["STATUSES", "TERMINAL", "ApiError", "Client", "Event"]

@@ -12,8 +12,8 @@ from typing import IO, Any
 
 import requests
 
-STATUSES = ("queued", "processing", "retrying", "done", "failed")  # a job's life, in order
-TERMINAL = frozenset({"done", "failed"})  # a job in one of these statuses will not change again
+from .statuses import TERMINAL
+
 _BATCH = 100  # job ids per GET /jobs?ids=
 
 

@@ -14,7 +14,8 @@ import json
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from testcontainers.compose import DockerCompose
 from imgqueue_client import TERMINAL, ApiError, Client
 
 from .procs import free_port
+from .waiting import Deadline, WaitTimeout, wait_until
 
 # Read inside a container: every file of the output volume, decoded (or why it would not decode).
 CHECK_OUTPUTS = r"""
@@ -85,9 +87,9 @@ class ComposeStack:
         rows = [json.loads(line) for line in out.splitlines() if line.strip()]
         return [r for r in rows if r.get("State") == "running"]
 
-    def upload(self, path: Path, deadline: float, **form: str) -> str | None:
+    def upload(self, path: Path, deadline: Deadline, **form: str) -> str | None:
         """Upload until the API acknowledges (202) or the deadline passes; None if refused for good."""
-        while time.monotonic() < deadline:
+        while not deadline.passed:
             try:
                 return str(self.client.submit(path, **form)["jobId"])
             except ApiError as exc:
@@ -96,37 +98,25 @@ class ComposeStack:
             except requests.RequestException:
                 pass
             time.sleep(0.5)
-        raise AssertionError(f"upload of {path.name} not acknowledged before the deadline")
+        raise deadline.fail(f": the upload of {path.name} to be acknowledged")
 
     def jobs(self, ids: list[str]) -> list[dict[str, Any]]:
         return self.client.jobs(ids)
 
     def wait_finished(self, ids: list[str], timeout: float = 240) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        records: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            try:
-                records = self.jobs(ids)
-            except (requests.RequestException, ApiError):
-                time.sleep(0.5)
-                continue
-            if len(records) == len(ids) and all(r["status"] in TERMINAL for r in records):
-                return records
-            time.sleep(0.5)
-        counts: dict[str, int] = {}
-        for r in records:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
-        raise AssertionError(f"jobs not finished after {timeout:.0f} s: {counts}, {len(ids) - len(records)} missing;"
-                             f" logs:\n{self.logs()[-4000:]}")
+        seen: list[dict[str, Any]] = []
 
-    def wait_until(self, check: Callable[[], object], timeout: float, what: str) -> object:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.2)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        def finished() -> list[dict[str, Any]] | None:
+            seen[:] = self.jobs(ids)
+            return seen if len(seen) == len(ids) and all(r["status"] in TERMINAL for r in seen) else None
+
+        try:
+            return wait_until(finished, timeout, f"{len(ids)} jobs to finish", 0.5,
+                              ignoring=(requests.RequestException, ApiError))
+        except WaitTimeout as exc:
+            counts = Counter(r["status"] for r in seen)
+            raise WaitTimeout(f"{exc}: {dict(counts)}, {len(ids) - len(seen)} missing; logs:\n{self.logs()[-4000:]}"
+                              ) from None
 
     def outputs(self) -> dict[str, Any]:
         """Every file in the shared output volume, decoded inside a worker container."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .procs import Proc, free_port, wait_until
+from .procs import Proc, free_port
+from .waiting import wait_until
 
 
 @dataclass
@@ -51,7 +52,7 @@ def start_objectstore(root: Path | None = None, port: int = 0, access_key: str =
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    wait_until(lambda: listening() or not proc.alive(), 20, "rclone serve s3")
+    wait_until(lambda: listening() or not proc.alive(), 20, "rclone serve s3", ignoring=(OSError,))
     if not proc.alive():
         raise RuntimeError("rclone serve s3 exited at start")
     return ObjectStore(proc, f"http://127.0.0.1:{port}", access_key, secret_key, folder)

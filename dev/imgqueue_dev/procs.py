@@ -8,9 +8,8 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -20,19 +19,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> None:
-    """Call ``check()`` until it returns truthy; raise TimeoutError naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
 
 
 def http_ok(url: str) -> bool:

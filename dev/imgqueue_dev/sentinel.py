@@ -13,8 +13,9 @@ from typing import Any
 import redis
 
 from .partition import Relay
-from .procs import Proc, free_port, wait_until
+from .procs import Proc, free_port
 from .stack import start_redis
+from .waiting import wait_until
 
 MASTER = "mymaster"
 
@@ -52,7 +53,8 @@ class Failover:
     def wait_for_failover(self, timeout: float = 30) -> int:
         """Until the sentinels name a replica primary, it accepts writes and has a replica of its own;
         returns its port."""
-        wait_until(lambda: self.primary_port() in self.replica_ports(), timeout, "the failover")
+        wait_until(lambda: self.primary_port() in self.replica_ports(), timeout, "the failover",
+                   ignoring=(OSError, redis.RedisError))
         client = redis.Redis(port=self.primary_port(), socket_timeout=2)
         wait_until(lambda: (info := client.info("replication"))["role"] == "master"
                    and int(info["connected_slaves"]) >= 1, timeout, "the new primary and its replica")

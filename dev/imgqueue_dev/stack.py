@@ -14,11 +14,12 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-from imgqueue.config import Settings
-from imgqueue.queue import Queue
+from imgqueue.store import Store
 from imgqueue_client import Client
 
-from .procs import Proc, free_port, http_ok, wait_until
+from .procs import Proc, free_port, http_ok
+from .settings import StackSettings
+from .waiting import wait_until
 
 
 class Service(str, Enum):
@@ -56,7 +57,7 @@ def start_redis(port: int = 0, workdir: Path | None = None, appendonly: bool = F
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
 
-    wait_until(ping, 15, "redis-server")
+    wait_until(ping, 15, "redis-server", ignoring=(OSError,))
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
@@ -64,7 +65,7 @@ class LocalStack:
     """The API and workers of one queue as child processes, all stopped by ``stop()``. Logs go to
     ``log_dir`` (one file per process), or to this process's output."""
 
-    def __init__(self, settings: Settings, log_dir: Path | None = None) -> None:
+    def __init__(self, settings: StackSettings, log_dir: Path | None = None) -> None:
         self.settings = settings
         self.log_dir = log_dir
         self.url = ""
@@ -102,12 +103,12 @@ class LocalStack:
 
     def wait_workers(self, count: int, timeout: float = 30) -> None:
         """Until ``count`` worker processes have registered with a fresh heartbeat."""
-        queue = Queue.from_settings(self.settings)
+        store = Store.from_settings(self.settings)
         try:
-            wait_until(lambda: sum(1 for w in queue.workers() if w["alive"]) >= count, timeout,
+            wait_until(lambda: sum(1 for w in store.workers.all() if w["alive"]) >= count, timeout,
                        f"{count} worker processes")
         finally:
-            queue.close()
+            store.close()
 
     def stop_workers(self) -> None:
         for proc in self.workers:
@@ -136,8 +137,8 @@ def private_stack(data: Path | None = None, redis_port: int = 0, log_dir: Path |
     """A stack with its own redis-server and folders (in ``data``, default a temp folder)."""
     data = (data or Path(tempfile.mkdtemp(prefix="imgqueue-stack-"))).resolve()
     redis_proc, url = start_redis(redis_port, data / "redis", log=_log_file(log_dir, "redis"))
-    settings = Settings.from_env(redis_url=url, upload_dir=data / "uploads", output_dir=data / "output",
-                                 **overrides)
+    settings = StackSettings.from_env(redis_url=url, upload_dir=data / "uploads", output_dir=data / "output",
+                                      **overrides)
     stack = LocalStack(settings, log_dir)
     stack.others.append(redis_proc)
     try:

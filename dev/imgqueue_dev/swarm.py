@@ -18,7 +18,8 @@ from pathlib import Path
 from imgqueue_client import Client
 
 from .compose import docker, read_env_file
-from .procs import free_port, wait_until
+from .procs import free_port
+from .waiting import wait_until
 
 
 @dataclass

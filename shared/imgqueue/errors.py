@@ -117,3 +117,9 @@ class InputMissing(ImgqueueError):
     """The uploaded file a job points at is gone: no retry can bring it back."""
 
     code = "input_missing"
+
+
+class ObjectMissing(ImgqueueError, LookupError):
+    """No stored object has this key (never written, expired, or removed)."""
+
+    code = "object_missing"

@@ -1,4 +1,4 @@
-"""The job model: its status and its record (the ``job:<id>`` hash)."""
+"""The job model: its record (the ``job:<id>`` hash). Its statuses are defined in ``status.py``."""
 
 from __future__ import annotations
 
@@ -6,33 +6,34 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from enum import Enum
 from typing import Any
 
 from .spec import ResizeSpec
+from .status import TERMINAL, JobStatus
 
-
-class JobStatus(str, Enum):
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    RETRYING = "retrying"  # waiting for its backoff to pass before going back to the queue
-    DONE = "done"
-    FAILED = "failed"
-
-
-TERMINAL = frozenset({JobStatus.DONE, JobStatus.FAILED})
+__all__ = ["TERMINAL", "Job", "JobStatus", "input_key", "new_job_id", "output_key"]
 
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+def input_key(job_id: str, extension: str) -> str:
+    """The object key of a job's upload."""
+    return f"uploads/{job_id}.{extension}"
+
+
+def output_key(job_id: str, extension: str) -> str:
+    """The object key of a job's output."""
+    return f"output/{job_id}.{extension}"
+
+
 @dataclass
 class Job:
     id: str
     spec: ResizeSpec
-    input_path: str
-    output_path: str
+    input_key: str  # object keys in the storage backend
+    output_key: str
     status: JobStatus = JobStatus.QUEUED
     filename: str = ""  # the client's file name, for display only: never used as a path
     tenant: str = ""  # who owns it ("" in open mode)
@@ -71,7 +72,7 @@ class Job:
     def from_dict(cls, data: dict[str, Any]) -> Job:
         kwargs: dict[str, Any] = {}
         extra: dict[str, str] = {}
-        for key, value in data.items():
+        for key, value in _upgraded(data).items():
             coerce = _COERCE.get(key)
             if coerce is None:
                 extra[key] = str(value)
@@ -94,7 +95,22 @@ class Job:
         return cls.from_dict(data)
 
 
-_ALWAYS = frozenset({"id", "status", "spec", "input_path", "output_path"})
+_ALWAYS = frozenset({"id", "status", "spec", "input_key", "output_key"})
+# Before 0.2, a record held where its files were (a path, or s3://bucket/prefix/<folder>/<name>) rather
+# than their keys; every such file was <folder>/<jobId>.<ext>, so its key is the folder and the name.
+_LOCATIONS = {"input_path": ("input_key", "uploads"), "output_path": ("output_key", "output")}
+
+
+def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
+    """A record as this version writes it, read from one an earlier version wrote."""
+    if not any(old in data for old in _LOCATIONS):
+        return data
+    data = dict(data)
+    for old, (new, folder) in _LOCATIONS.items():
+        location = str(data.pop(old, "") or "")
+        if location and not data.get(new):
+            data[new] = f"{folder}/{location.rstrip('/').rsplit('/', 1)[-1]}"
+    return data
 
 
 def _to_str(value: Any) -> str:

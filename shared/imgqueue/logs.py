@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 import time
 from typing import Any
 
@@ -13,25 +12,15 @@ class _UTCFormatter(logging.Formatter):
     converter = time.gmtime  # type: ignore[assignment]
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", lock: Any = None) -> None:
+    """Log to stderr at ``level``. ``lock``: the lock the handler takes around each write, when the caller
+    needs another kind than the standard one (an OS-level lock, say)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_UTCFormatter(
         "ts=%(asctime)s.%(msecs)03dZ level=%(levelname)s pid=%(process)d logger=%(name)s %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S"))
-    handler.lock = _native_rlock()
+    if lock is not None:
+        handler.lock = lock
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-
-
-def _native_rlock() -> Any:
-    """The handler's lock as an OS-level lock even where gevent patched ``threading``: the API decodes
-    upload headers in native threads, and a gevent lock taken from one of them can hang (a greenlet that
-    holds the native lock only blocks its hub for the length of one write)."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return threading.RLock()
-    if monkey.is_module_patched("threading"):
-        return monkey.get_original("threading", "RLock")()
-    return threading.RLock()

@@ -57,9 +57,8 @@ class ImageInfo:
 def decode_errors() -> Iterator[None]:
     """Map whatever a decoder raises on bad input onto our permanent image errors.
 
-    Safe in any thread (the API probes uploads in a thread pool): it touches no global state (no
-    ``warnings.catch_warnings``, which is not thread-safe) and takes no lock (no logging, whose locks are
-    greenlet locks under gevent)."""
+    Safe in any thread: it touches no global state (no ``warnings.catch_warnings``, which is not
+    thread-safe) and takes no lock (no logging)."""
     try:
         yield
     except ImgqueueError:
@@ -75,10 +74,8 @@ def decode_errors() -> Iterator[None]:
 
 
 def load_decoders() -> None:
-    """Import every Pillow plugin now, in the calling thread. Pillow imports most of them on first use;
-    under gevent that first use may be a pool thread (the API probes off its event loop), where an
-    import takes import locks that gevent has turned into greenlet locks: uploads to a fresh API process
-    could then hang."""
+    """Import every Pillow plugin now, in the calling thread, rather than on first use (wherever that
+    happens to be: a process that probes in other threads calls this first)."""
     Image.init()
     from PIL import ExifTags, TiffImagePlugin  # noqa: F401  (getexif's lazy imports)
 

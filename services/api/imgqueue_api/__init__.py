@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (a Settings) and Flask options."""
+    """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (an ApiSettings) and Flask options."""
     from .app import create_app as _create_app
 
     return _create_app(test_config)

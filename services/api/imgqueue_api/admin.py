@@ -11,11 +11,11 @@ import argparse
 import sys
 import time
 
-from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
-from imgqueue.queue import UNAVAILABLE, Queue
+from imgqueue.store import UNAVAILABLE, Store
 
-from .auth import ROLES, create_token
+from .auth import create_token
+from .settings import ROLES, ApiSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("token_id")
     args = parser.parse_args(argv)
     try:
-        queue = Queue.from_settings(Settings.from_env())
-        return _run(queue, args)
+        store = Store.from_settings(ApiSettings.from_env())
+        return _run(store, args)
     except ConfigError as exc:
         print(f"imgqueue-admin: configuration error: {exc}", file=sys.stderr)
     except UNAVAILABLE as exc:
@@ -43,20 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _run(queue: Queue, args: argparse.Namespace) -> int:
+def _run(store: Store, args: argparse.Namespace) -> int:
     if args.verb == "create":
-        token, record = create_token(queue, args.tenant, args.role, args.label)
+        token, record = create_token(store, args.tenant, args.role, args.label)
         print(f"created token {record.id} for tenant {record.tenant} (role {record.role}); it is shown once, "
               "here, and stored hashed:", file=sys.stderr)
         print(token)
         return 0
     if args.verb == "list":
         print(f"{'id':<12}  {'tenant':<16}  {'role':<6}  {'created (UTC)':<19}  label")
-        for t in queue.tokens():
+        for t in store.tokens.all():
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t.created_at))
             print(f"{t.id:<12}  {t.tenant:<16}  {t.role:<6}  {created:<19}  {t.label}")
         return 0
-    if queue.revoke_token(args.token_id):
+    if store.tokens.revoke(args.token_id):
         print(f"revoked {args.token_id}")
         return 0
     print(f"imgqueue-admin: no token with id {args.token_id!r}", file=sys.stderr)

@@ -7,7 +7,7 @@
   moment it passes ``MAX_UPLOAD_BYTES`` (413), not after it reached the disk;
 * queue: a full queue (``MAX_QUEUE_DEPTH``, checked inside the enqueue script) answers 503 with a
   ``Retry-After`` from the recent drain rate.
-Decoding an upload's header runs off the event loop (``offload``): a slow file cannot stall ``/healthz``.
+Decoding an upload's header runs off the event loop (``greenlets.offload``): a slow file cannot stall ``/healthz``.
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ import io
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import IO, Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import IO, Any
 
 from flask import Request, request
 from werkzeug.datastructures import FileStorage
 
 from imgqueue.errors import QueueFull
 
-from . import auth, state
+from . import auth, greenlets, state
 from .errors import ApiError
 
-T = TypeVar("T")
 SPOOL_BYTES = 512 * 1024  # a file part is kept in memory up to this size, then spooled to a temp file
 # The form parser asks for 64 KiB at a time. gunicorn reads ahead up to 1 MiB per recv() and re-buffers
 # what is left after each small read, so a photo's body was copied over and over (a fifth of the API's
@@ -88,7 +86,7 @@ def take_rate(cost: int) -> dict[str, str]:
     if settings.upload_rate_limit <= 0:
         return {}
     window = settings.upload_rate_window
-    allowance = state.get().queue.take_allowance(client_key(), cost, settings.upload_rate_limit, window)
+    allowance = state.get().store.allowances.take(client_key(), cost, settings.upload_rate_limit, window)
     reset = math.ceil(allowance.retry_after if allowance.retry_after >= 0 else window)
     headers = {"RateLimit-Limit": str(allowance.limit), "RateLimit-Remaining": str(allowance.remaining),
                "RateLimit-Reset": str(reset), "RateLimit-Policy": f"{allowance.limit};w={int(window)}"}
@@ -101,14 +99,12 @@ def take_rate(cost: int) -> dict[str, str]:
     return headers
 
 
-@contextmanager
-def body_deadline() -> Iterator[None]:
+def body_deadline() -> AbstractContextManager[Any]:
     """Reading the body (the form parser) must finish within BODY_READ_TIMEOUT: 408 otherwise. Enforced
     with gevent workers (the default), whose reads are cooperative."""
     seconds = state.get().settings.body_read_timeout
-    timeout = _gevent_timeout(seconds)
-    with timeout if timeout is not None else nullcontext():
-        yield
+    error = ApiError("body_timeout", f"the request body did not arrive within {seconds:g} s")
+    return greenlets.deadline(seconds, error)
 
 
 def form_files(*fields: str) -> list[FileStorage]:
@@ -116,41 +112,9 @@ def form_files(*fields: str) -> list[FileStorage]:
         return [f for name in fields for f in request.files.getlist(name)]
 
 
-def offload(fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn`` in a real thread when requests are greenlets (gevent), so that decoding a header cannot
-    block the event loop that answers every other request of this process."""
-    pool = _gevent_threadpool()
-    return fn(*args) if pool is None else pool.apply(fn, args)
-
-
 def queue_full(exc: QueueFull) -> ApiError:
     """503 with a Retry-After from the jobs the workers ended in the last minute."""
-    rate = state.get().queue.drain_rate()
+    rate = state.get().store.counters.drain_rate()
     excess = max(1, exc.depth + exc.adding - exc.limit)
     retry = 30 if rate <= 0 else min(600, max(1, math.ceil(excess / rate)))
     return ApiError("queue_full", f"{exc} (about {retry} s at the current pace)", headers={"Retry-After": str(retry)})
-
-
-def _gevent_active() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return bool(monkey.is_module_patched("socket"))
-
-
-def _gevent_timeout(seconds: float) -> Any:
-    if not _gevent_active():
-        return None
-    import gevent
-
-    error = ApiError("body_timeout", f"the request body did not arrive within {seconds:g} s")
-    return gevent.Timeout(seconds, error)
-
-
-def _gevent_threadpool() -> Any:
-    if not _gevent_active():
-        return None
-    import gevent
-
-    return gevent.get_hub().threadpool

@@ -6,22 +6,36 @@ from typing import Any
 
 from flask import Flask
 
-from imgqueue.config import Settings
 from imgqueue.logs import setup_logging
 from imgqueue.probe import load_decoders
 
-from . import admission, auth, dashboard, docs, errors, events, health, jobs, metrics, security, state, uploads
+from . import (
+    admission,
+    auth,
+    dashboard,
+    docs,
+    errors,
+    events,
+    greenlets,
+    health,
+    jobs,
+    metrics,
+    security,
+    state,
+    uploads,
+)
+from .settings import ApiSettings
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (a Settings) and Flask options."""
-    load_decoders()  # before any request: a first import must not happen in a pool thread
+    """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (an ApiSettings) and Flask options."""
+    load_decoders()  # before any request: under gevent a first import in a pool thread could hang
     app = Flask(__name__)
     app.request_class = admission.UploadRequest
     config = dict(test_config or {})
-    settings = config.pop("IMGQUEUE_SETTINGS", None) or Settings.from_env()
+    settings = config.pop("IMGQUEUE_SETTINGS", None) or ApiSettings.from_env()
     if not config.get("TESTING"):
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, lock=greenlets.native_rlock())
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, JSON_SORT_KEYS=False)
     app.config.update(config)
     st = state.init_app(app, settings)
@@ -31,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (health.bp, uploads.bp, jobs.bp, events.bp, dashboard.bp, docs.bp):
         app.register_blueprint(blueprint)
     metrics.install(app)
+    auth.allow(public=True)(app.view_functions["static"])  # the dashboard's files
     if settings.auth_mode == "open":
         app.logger.warning("AUTH_MODE=open: no tokens are asked for; anyone who reaches %s may do anything",
                            settings.public_address)

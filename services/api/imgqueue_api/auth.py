@@ -1,7 +1,11 @@
-"""Who is calling. ``AUTH_MODE=open``: nobody has to say (every caller is admin; loopback only).
-``AUTH_MODE=token``: every call but the public ones carries ``Authorization: Bearer <token>``; a token
-belongs to a tenant and has a role. Event streams also take a signed ``ticket`` (EventSource cannot send
-headers) and a result takes a signed link (see ``signing``).
+"""Who is calling, and what each route lets them do.
+
+Every route declares its access beside its view (``@allow(...)``); a route without a declaration is
+refused (default deny), and a test walks the URL map to fail on any. ``AUTH_MODE=open``: nobody has to
+say who they are (every caller is admin; loopback only). ``AUTH_MODE=token``: every call to a route that
+is not public carries ``Authorization: Bearer <token>``; a token belongs to a tenant and has a role.
+Event streams may also open with a signed ``ticket`` (EventSource cannot send headers) and a result with
+a signed link (see ``signing``).
 
 Tokens are random (``iq_`` + 256 bits) and stored as their SHA-256 digest: a token read from Redis is of
 no use. Seeded tokens (``API_TOKENS``) and the metrics token are compared in constant time; stored ones
@@ -16,29 +20,49 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from functools import wraps
+from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
-from imgqueue.config import Settings
-from imgqueue.queue import Queue
-from imgqueue.records import TokenRecord
+from imgqueue.store import Store, TokenRecord
 
 from .errors import ApiError
+from .settings import ROLES, ApiSettings
 from .signing import Principal
 
 F = TypeVar("F", bound=Callable[..., object])
 
-OPEN = Principal("", "admin")
-ROLES = ("admin", "client")
-# Endpoints anyone may call, and those a ticket or a signed link may open.
-PUBLIC = frozenset({"health.healthz", "health.readyz", "docs.openapi", "docs.page", "dashboard.index", "static"})
-TICKET_ENDPOINTS = frozenset({"events.all_events", "events.job_events"})
-LINK_ENDPOINT = "jobs.job_result"
-METRICS_ENDPOINTS = frozenset({"metrics.metrics", "metrics.scaling"})
+OPEN = Principal("", "admin")  # every caller in open mode
+ANONYMOUS = Principal("", "anonymous")  # a caller that has not said who it is (public routes)
 LINK = Principal("", "link")  # holds a signed result link: the result route checks the signature
+TENANTS = ("client", "admin")  # roles of a tenant's token; ``metrics`` is the scrape token's
 TOKEN_PREFIX = "iq_"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a route lets through: anyone (``public``), or tokens of these ``roles``; ``ticket``: a signed
+    stream ticket also opens it; ``link``: a signed result link also opens it."""
+
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+    ticket: bool = False
+    link: bool = False
+
+
+def allow(*roles: str, public: bool = False, ticket: bool = False, link: bool = False) -> Callable[[F], F]:
+    """Declare a view's access: ``@allow(public=True)``, ``@allow(*TENANTS)``, ``@allow("admin")``..."""
+
+    def declare(view: F) -> F:
+        view.access = Access(frozenset(roles), public, ticket, link)  # type: ignore[attr-defined]
+        return view
+
+    return declare
+
+
+def declared(view: Callable[..., object]) -> Access | None:
+    return getattr(view, "access", None)
 
 
 def digest(token: str) -> str:
@@ -49,7 +73,7 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_token(queue: Queue, tenant: str, role: str, label: str = "") -> tuple[str, TokenRecord]:
+def create_token(store: Store, tenant: str, role: str, label: str = "") -> tuple[str, TokenRecord]:
     """A new token for ``tenant``: stored hashed; the token itself is returned once, here."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -58,13 +82,13 @@ def create_token(queue: Queue, tenant: str, role: str, label: str = "") -> tuple
     token = new_token()
     hashed = digest(token)
     record = TokenRecord(hashed[:12], tenant, role, label, time.time())
-    queue.save_token(hashed, record)
+    store.tokens.save(hashed, record)
     return token, record
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, queue: Queue) -> None:
-        self.queue = queue
+    def __init__(self, settings: ApiSettings, store: Store) -> None:
+        self.store = store
         self.mode = settings.auth_mode
         self.seeded = [(digest(tok), Principal(tenant, role)) for tenant, role, tok in settings.seeded_tokens]
         if settings.metrics_token:
@@ -78,35 +102,51 @@ class Authenticator:
                 found = who
         if found is not None:
             return found
-        record = self.queue.token(hashed)
+        record = self.store.tokens.find(hashed)
         return Principal(record.tenant, record.role) if record else None
 
 
 def install(app: Flask, authenticator: Authenticator, read_ticket: Callable[[str], Principal | None]) -> None:
-    """Decide who is calling before every request; refuse with 401 when a token is needed and missing."""
+    """Before every request: find the route's declared access, decide who is calling, let them through or
+    refuse (401 without a valid token, 403 for a token whose role the route does not take)."""
 
     @app.before_request
     def _authenticate() -> None:
-        endpoint = request.endpoint
-        if endpoint is None or endpoint in PUBLIC or request.method == "OPTIONS":
+        if request.endpoint is None:
+            return  # no such route: the 404 handler answers
+        access = declared(current_app.view_functions[request.endpoint])
+        if access is None:
+            raise ApiError("forbidden", "this route declares no access, so nobody may call it")
+        if access.public or request.method == "OPTIONS":
             return
         if authenticator.mode == "open":
             g.principal = OPEN
             return
-        who = _bearer(authenticator)
-        if who is None and endpoint in TICKET_ENDPOINTS and request.args.get("ticket"):
-            who = read_ticket(request.args["ticket"])
-            if who is None:
-                raise ApiError("unauthorized", "the stream ticket is invalid or expired: ask for a new one",
-                               headers=_challenge("invalid_token"))
-        if who is None and endpoint == LINK_ENDPOINT and request.args.get("sig"):
-            who = LINK
-        if who is None:
-            raise ApiError("unauthorized", "send a valid API token: Authorization: Bearer <token>",
-                           headers=_challenge())
-        if who.role == "metrics" and endpoint not in METRICS_ENDPOINTS:
-            raise ApiError("forbidden", "a metrics token may read /metrics and /scaling only")
+        who = _caller(authenticator, access, read_ticket)
+        if who is not LINK and who.role not in access.roles:
+            raise ApiError("forbidden", _needs(access, who))
         g.principal = who
+
+
+def _caller(authenticator: Authenticator, access: Access,
+            read_ticket: Callable[[str], Principal | None]) -> Principal:
+    who = _bearer(authenticator)
+    if who is None and access.ticket and request.args.get("ticket"):
+        who = read_ticket(request.args["ticket"])
+        if who is None:
+            raise ApiError("unauthorized", "the stream ticket is invalid or expired: ask for a new one",
+                           headers=_challenge("invalid_token"))
+    if who is None and access.link and request.args.get("sig"):
+        who = LINK
+    if who is None:
+        raise ApiError("unauthorized", "send a valid API token: Authorization: Bearer <token>", headers=_challenge())
+    return who
+
+
+def _needs(access: Access, who: Principal) -> str:
+    if who.role == "metrics":
+        return "a metrics token may read /metrics and /scaling only"
+    return "this needs " + " or ".join(f"a{'n' if r[0] in 'aeiou' else ''} {r} token" for r in sorted(access.roles))
 
 
 def _bearer(authenticator: Authenticator) -> Principal | None:
@@ -126,28 +166,11 @@ def _challenge(error: str = "") -> dict[str, str]:
 
 
 def current() -> Principal:
-    """The caller of this request (set before every non-public route)."""
-    return g.get("principal", OPEN)  # type: ignore[no-any-return]
+    """The caller of this request: anonymous until a route's access check says otherwise."""
+    return g.get("principal", ANONYMOUS)  # type: ignore[no-any-return]
 
 
 def may_see(tenant: str) -> bool:
     """Whether the caller may see a job of ``tenant``."""
     who = current()
     return who.admin or (who.role == "client" and who.tenant == tenant)
-
-
-def require(*roles: str) -> Callable[[F], F]:
-    """A route for these roles only (admin always may): 403 for any other token."""
-
-    def wrap(route: F) -> F:
-        @wraps(route)
-        def checked(*args: object, **kwargs: object) -> object:
-            who = current()
-            if not (who.admin or who.role in roles):
-                needed = " or ".join(["an admin token", *(f"a {role} token" for role in roles)])
-                raise ApiError("forbidden", f"this needs {needed}")
-            return route(*args, **kwargs)
-
-        return checked  # type: ignore[return-value]
-
-    return wrap

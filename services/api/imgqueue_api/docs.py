@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from . import state
+from . import auth, state
 
 bp = Blueprint("docs", __name__, template_folder="templates")
 
@@ -34,11 +34,13 @@ def served() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@auth.allow(public=True)
 def openapi() -> Response:
     return jsonify(served())
 
 
 @bp.get("/docs")
+@auth.allow(public=True)
 def page() -> str:
     doc = served()
     operations = [(path, method.upper(), op) for path, item in doc["paths"].items()

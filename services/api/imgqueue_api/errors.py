@@ -12,7 +12,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from imgqueue.errors import ImgqueueError
-from imgqueue.queue import FULL, UNAVAILABLE
+from imgqueue.store import FULL, UNAVAILABLE
 
 log = logging.getLogger(__name__)
 

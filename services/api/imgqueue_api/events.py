@@ -58,6 +58,7 @@ def sse(event: str, data: dict[str, Any]) -> str:
 
 
 @bp.post("/events/ticket")
+@auth.allow(*auth.TENANTS)
 def ticket() -> Response:
     st = state.get()
     ttl = st.settings.stream_ticket_ttl
@@ -65,6 +66,7 @@ def ticket() -> Response:
 
 
 @bp.get("/jobs/<job_id>/events")
+@auth.allow(*auth.TENANTS, ticket=True)
 def job_events(job_id: str) -> Response:
     st = state.get()
     listener = st.hub.subscribe(admission.client_key())  # before reading the state: no change falls in between
@@ -92,6 +94,7 @@ def job_events(job_id: str) -> Response:
 
 
 @bp.get("/events")
+@auth.allow(*auth.TENANTS, ticket=True)
 def all_events() -> Response:
     ids = {i for i in request.args.get("ids", "").split(",") if i}
     batch = request.args.get("batch", "")
@@ -101,7 +104,7 @@ def all_events() -> Response:
         raise ApiError("invalid_parameter", f"ids: at most {MAX_IDS} job ids")
     st = state.get()
     listener = st.hub.subscribe(admission.client_key())
-    opening = [sse("summary", summary_of(st.queue))] if want_summary else []
+    opening = [sse("summary", summary_of(st.store))] if want_summary else []
 
     def wanted(event: dict[str, Any]) -> bool:
         if event.get("type") == "summary":

@@ -13,11 +13,11 @@ import os
 import sys
 import tempfile
 
-from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
+from imgqueue_api.settings import ApiSettings
 
 try:
-    _settings = Settings.from_env()
+    _settings = ApiSettings.from_env()
 except ConfigError as exc:
     sys.exit(f"imgqueue-api: configuration error: {exc}")
 if _settings.auth_mode == "open" and _settings.exposed:

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from imgqueue.queue import UNAVAILABLE, Queue
+from imgqueue.store import UNAVAILABLE, Store
 
 from .errors import ApiError
 
@@ -26,17 +26,17 @@ RESYNC = {"type": "resync"}
 Listener = stdqueue.Queue[dict[str, Any]]
 
 
-def summary_of(q: Queue) -> dict[str, Any]:
-    workers = q.workers()
-    return {"type": "summary", "ts": time.time(), "counts": q.stats(workers), "workers": workers}
+def summary_of(store: Store) -> dict[str, Any]:
+    workers = store.workers.all()
+    return {"type": "summary", "ts": time.time(), "counts": store.counters.stats(workers), "workers": workers}
 
 
 class EventHub:
     """``per_client``: streams one client may hold open; ``total``: streams this process may hold (fewer
     than its connections, so that streams can never starve uploads and health checks)."""
 
-    def __init__(self, q: Queue, per_client: int, total: int) -> None:
-        self.queue = q
+    def __init__(self, store: Store, per_client: int, total: int) -> None:
+        self.store = store
         self.per_client, self.total = per_client, total
         self._listeners: dict[Listener, str] = {}  # -> the client holding it
         self._lock = threading.Lock()
@@ -90,7 +90,7 @@ class EventHub:
         while True:
             subscription = None
             try:
-                subscription = self.queue.subscribe()
+                subscription = self.store.events.subscribe()
                 self._subscribed.set()
                 delay = 0.2
                 while True:
@@ -113,7 +113,7 @@ class EventHub:
             if not self._listeners:
                 continue
             try:
-                summary = summary_of(self.queue)
+                summary = summary_of(self.store)
             except UNAVAILABLE:
                 continue
             self._broadcast(summary)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, request, send_file, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as ResponseBase
+from werkzeug.wsgi import wrap_file
 
-from imgqueue.errors import JobNotFound
+from imgqueue.errors import JobNotFound, ObjectMissing
 from imgqueue.job import Job, JobStatus
 from imgqueue.spec import MIME_TYPES
 
@@ -23,7 +25,7 @@ bp = Blueprint("jobs", __name__)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LIST = 1000
 PRIVATE_CACHE = "private, max-age=300"
-INTERNAL_FIELDS = ("input_path", "output_path", "worker")  # paths, host and pid: admins only
+INTERNAL_FIELDS = ("input_path", "output_path", "worker")  # where files are, host and pid: admins only
 
 
 def job_id_or_404(job_id: str) -> str:
@@ -34,7 +36,7 @@ def job_id_or_404(job_id: str) -> str:
 
 def owned_job(job_id: str) -> Job:
     """The job, if the caller may see it; JobNotFound (404) otherwise, exactly as for an unknown id."""
-    job = state.get().queue.get(job_id_or_404(job_id))
+    job = state.get().store.jobs.get(job_id_or_404(job_id))
     if not auth.may_see(job.tenant):
         raise JobNotFound(job_id)
     return job
@@ -49,9 +51,13 @@ def links(job: Job) -> dict[str, str]:
 
 
 def view(job: Job) -> dict[str, Any]:
-    """The record as the caller may see it, with its links."""
+    """The record as the caller may see it, with its links. Admins also see where its files are."""
     data = job.to_dict()
-    if not auth.current().admin:
+    del data["input_key"], data["output_key"]
+    if auth.current().admin:
+        storage = state.get().storage
+        data.update(input_path=storage.location(job.input_key), output_path=storage.location(job.output_key))
+    else:
         for name in INTERNAL_FIELDS:
             data.pop(name, None)
         data.pop("extra", None)
@@ -63,23 +69,27 @@ def accepted_entry(job: Job) -> dict[str, Any]:
 
 
 @bp.get("/jobs/<job_id>/status")
+@auth.allow(*auth.TENANTS)
 def job_status(job_id: str) -> Response:
-    status, tenant = state.get().queue.status_and_owner(job_id_or_404(job_id))
+    status, tenant = state.get().store.jobs.status_and_owner(job_id_or_404(job_id))
     if not auth.may_see(tenant):
         raise JobNotFound(job_id)
     return jsonify(jobId=job_id, status=status.value)
 
 
 @bp.get("/jobs/<job_id>")
+@auth.allow(*auth.TENANTS)
 def get_job(job_id: str) -> Response:
     return jsonify(view(owned_job(job_id)))
 
 
 @bp.get("/jobs/<job_id>/result")
+@auth.allow(*auth.TENANTS, link=True)
 def job_result(job_id: str) -> ResponseBase:
+    st = state.get()
     if "sig" in request.args:  # a signed link: valid on its own, whoever holds it
-        left = state.get().signer.check_link(request.path, request.args.get("expires", ""), request.args["sig"])
-        job, cache = state.get().queue.get(job_id_or_404(job_id)), f"public, max-age={left}"
+        left = st.signer.check_link(request.path, request.args.get("expires", ""), request.args["sig"])
+        job, cache = st.store.jobs.get(job_id_or_404(job_id)), f"public, max-age={left}"
     else:
         job, cache = owned_job(job_id), PRIVATE_CACHE
     if job.status is not JobStatus.DONE:
@@ -87,44 +97,53 @@ def job_result(job_id: str) -> ResponseBase:
                        status=job.status.value)
     if job.output_expires_at and time.time() >= job.output_expires_at:
         raise ApiError("expired", "the result was kept for OUTPUT_TTL after the job was done, and has been removed")
-    mimetype = MIME_TYPES.get(job.output_format.upper(), "application/octet-stream")
-    try:
-        result = state.get().storage.result(job.output_path)
-    except FileNotFoundError:
-        raise ApiError("result_gone", "the job is done but its output file has been removed") from None
-    if result.url:
-        resp = redirect(result.url, 302)
-    elif result.path:
-        resp = send_file(result.path, mimetype=mimetype)
-    else:
-        resp = Response(stream_with_context(result.chunks or iter(())), mimetype=mimetype)
-        resp.headers["Content-Length"] = str(result.size)
+    if st.storage.stat(job.output_key) is None:
+        raise ApiError("result_gone", "the job is done but its output file has been removed")
+    link = st.storage.link(job.output_key, st.settings.result_url_ttl)
+    resp = redirect(link, 302) if link else _send(job)
     resp.headers["Cache-Control"] = cache
     return resp
 
 
+def _send(job: Job) -> ResponseBase:
+    """The output's bytes, with what conditional and range requests need."""
+    try:
+        reader = state.get().storage.open(job.output_key)
+    except ObjectMissing:
+        raise ApiError("result_gone", "the job is done but its output file has been removed") from None
+    mimetype = MIME_TYPES.get(job.output_format.upper(), "application/octet-stream")
+    resp = Response(wrap_file(request.environ, reader), mimetype=mimetype, direct_passthrough=True)  # type: ignore[arg-type]
+    resp.content_length = reader.size
+    resp.last_modified = datetime.fromtimestamp(reader.modified, UTC)
+    resp.set_etag(f"{job.id}-{reader.size}-{int(reader.modified)}")
+    return resp.make_conditional(request.environ, accept_ranges=True, complete_length=reader.size)
+
+
 @bp.get("/jobs")
+@auth.allow(*auth.TENANTS)
 def list_jobs() -> Response:
     limit = _limit(request.args.get("limit", ""))
     status = _status(request.args.get("status", ""))
-    queue, who = state.get().queue, auth.current()
+    jobs_store, who = state.get().store.jobs, auth.current()
     if request.args.get("ids"):
         ids = [i for i in request.args["ids"].split(",") if _ID.match(i)][:limit]
-        jobs = [j for j in queue.get_many(ids) if auth.may_see(j.tenant) and (status is None or j.status is status)]
+        jobs = [j for j in jobs_store.get_many(ids)
+                if auth.may_see(j.tenant) and (status is None or j.status is status)]
     else:
-        jobs = queue.list_jobs(status, limit, tenant=None if who.admin else who.tenant)
+        jobs = jobs_store.newest(status, limit, tenant=None if who.admin else who.tenant)
     return jsonify(count=len(jobs), jobs=[view(j) for j in jobs])
 
 
 @bp.get("/stats")
-@auth.require()
+@auth.allow("admin")
 def stats() -> Response:
-    queue = state.get().queue
-    workers = queue.workers()
-    return jsonify(queue=queue.settings.queue_name, counts=queue.stats(workers), workers=workers)
+    store = state.get().store
+    workers = store.workers.all()
+    return jsonify(queue=store.keys.queue, counts=store.counters.stats(workers), workers=workers)
 
 
 @bp.get("/me")
+@auth.allow(*auth.TENANTS)
 def me() -> Response:
     """Who the API takes the caller for (the dashboard asks, to know what to show)."""
     who = auth.current()

@@ -19,8 +19,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from imgqueue.queue import Queue
-from imgqueue.records import Histogram as QueueHistogram
+from imgqueue.status import JobStatus
+from imgqueue.store import Histogram as QueueHistogram
+from imgqueue.store import Store
 
 from . import auth, state
 
@@ -29,7 +30,7 @@ bp = Blueprint("metrics", __name__)
 _COUNTERS = {
     "enqueued": ("imgqueue_jobs_enqueued", "Jobs accepted and queued"),
     "started": ("imgqueue_jobs_started", "Job runs started by a worker (re-runs included)"),
-    "done": ("imgqueue_jobs_completed", "Jobs that ended done"),
+    JobStatus.DONE.value: ("imgqueue_jobs_completed", "Jobs that ended done"),
     "retried": ("imgqueue_jobs_retried", "Retries scheduled after a transient error"),
     "lost": ("imgqueue_jobs_lost", "Times a job's worker died while holding it"),
     "recovered": ("imgqueue_jobs_recovered", "Jobs handed back to the queue after their worker died"),
@@ -45,17 +46,16 @@ def request_latency() -> Histogram:
 
 
 class RedisCollector(Collector):
-    def __init__(self, queue: Queue) -> None:
-        self.queue = queue
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        q = self.queue
-        stats = q.stats()
+        stats = self.store.stats()
         for field, (name, doc) in _COUNTERS.items():
             yield CounterMetricFamily(name, doc, value=stats.get(field, 0))
         failed = CounterMetricFamily("imgqueue_jobs_failed", "Jobs that ended failed, by reason", labels=["reason"])
         for field, value in stats.items():
-            if field.startswith("failed:"):
+            if field.startswith(f"{JobStatus.FAILED.value}:"):
                 failed.add_metric([field.split(":", 1)[1]], value)
         yield failed
         yield GaugeMetricFamily("imgqueue_queue_depth", "Jobs waiting in the queue", value=stats["queued"])
@@ -68,7 +68,7 @@ class RedisCollector(Collector):
         stored.add_metric(["uploads"], max(0, stats.get("stored_upload_bytes", 0)))
         stored.add_metric(["outputs"], max(0, stats.get("stored_output_bytes", 0)))
         yield stored
-        histograms = q.histograms()
+        histograms = self.store.counters.histograms()
         yield _family("imgqueue_job_processing_seconds", "Time to resize one job", histograms["processing"])
         yield _family("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", histograms["wait"])
 
@@ -97,26 +97,26 @@ def install(app: Flask) -> None:
 
 
 @bp.get("/scaling")
-@auth.require("metrics")
+@auth.allow("admin", "metrics")
 def scaling() -> Response:
     """What an autoscaler (KEDA's metrics-api scaler) needs: ``backlog`` counts every job that needs a
     worker, not only those waiting in the list: the ones being processed (scaling in must not take their
     workers away) and the retries waiting out their backoff."""
-    counts = state.get().queue.stats()
+    counts = state.get().store.stats()
     backlog = counts["queued"] + counts["processing"] + counts["delayed"]
     return jsonify(backlog=backlog, queued=counts["queued"], processing=counts["processing"],
                    delayed=counts["delayed"], workers=counts["workers"])
 
 
 @bp.get("/metrics")
-@auth.require("metrics")
+@auth.allow("admin", "metrics")
 def metrics() -> Response:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_ProcessLocal())
-    registry.register(RedisCollector(state.get().queue))
+    registry.register(RedisCollector(state.get().store))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

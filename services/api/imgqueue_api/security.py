@@ -8,16 +8,15 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
-from imgqueue.config import Settings
-
 from .errors import ApiError
+from .settings import ApiSettings
 
 ANY_HOST = frozenset({"health.healthz", "health.readyz"})  # container healthchecks call these by IP
 CSP = "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 PREFLIGHT_MAX_AGE = "600"
 
 
-def install(app: Flask, settings: Settings) -> None:
+def install(app: Flask, settings: ApiSettings) -> None:
     hosts, origins = settings.hosts, settings.origins
 
     @app.before_request

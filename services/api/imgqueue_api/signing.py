@@ -49,7 +49,7 @@ class Signer:
 
     def check_link(self, path: str, expires: str, sig: str, now: float | None = None) -> int:
         """Seconds the link stays valid; ApiError 403 if it is tampered with or expired."""
-        if not expires.isdigit() or not hmac.compare_digest(self._mac(_link_message(path, expires)), sig):
+        if not (expires.isascii() and expires.isdigit()) or not _same(self._mac(_link_message(path, expires)), sig):
             raise ApiError("bad_signature", "this link's signature does not match: it was altered or forged")
         left = int(expires) - int(now if now is not None else time.time())
         if left <= 0:
@@ -67,7 +67,7 @@ class Signer:
     def read_ticket(self, ticket: str, now: float | None = None) -> Principal | None:
         """The principal a valid, unexpired ticket stands for; None otherwise."""
         body, _, sig = ticket.partition(".")
-        if not body or not hmac.compare_digest(self._mac(_ticket_message(body)), sig):
+        if not body or not _same(self._mac(_ticket_message(body)), sig):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -75,6 +75,12 @@ class Signer:
         except (ValueError, KeyError, TypeError):
             return None
         return Principal(tenant, role) if expires > (now or time.time()) else None
+
+
+def _same(expected: str, given: str) -> bool:
+    """Compare a signature in constant time, as bytes: any text a client sends compares (hmac's str form
+    raises on non-ASCII), and only the right signature matches."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
 
 
 def _link_message(path: str, expires: str) -> str:

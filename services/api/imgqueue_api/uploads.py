@@ -14,11 +14,11 @@ from werkzeug.datastructures import FileStorage
 
 from imgqueue import imaging
 from imgqueue.errors import ImageError, QueueFull
-from imgqueue.job import Job, new_job_id
+from imgqueue.job import Job, input_key, new_job_id, output_key
 from imgqueue.probe import check_work
 from imgqueue.spec import EXTENSIONS, ResizeSpec, output_format_for, parse_spec
 
-from . import admission, auth, state
+from . import admission, auth, greenlets, state
 from .errors import ApiError
 from .jobs import accepted_entry
 
@@ -27,6 +27,7 @@ bp = Blueprint("uploads", __name__)
 
 
 @bp.post("/upload")
+@auth.allow(*auth.TENANTS)
 def upload() -> tuple[Response, int, dict[str, str]]:
     """One file in field ``image`` (the demo's contract)."""
     admission.check_disk()
@@ -39,6 +40,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.post("/jobs")
+@auth.allow(*auth.TENANTS)
 def create_jobs() -> tuple[Response, int, dict[str, str]]:
     """Several files in field ``images`` (``image`` accepted too), all with the same options."""
     admission.check_disk()
@@ -63,7 +65,7 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
     try:
         for index, file in enumerate(files):
             accepted.append(_accept_nth(file, index, len(files), spec, batch))
-        st.queue.enqueue_many(accepted)
+        st.store.jobs.enqueue(accepted, st.settings.max_queue_depth)
     except QueueFull as exc:
         _discard(accepted)
         raise admission.queue_full(exc) from None
@@ -78,7 +80,7 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
 
 def _discard(jobs: list[Job]) -> None:
     for job in jobs:
-        state.get().storage.remove(job.input_path)
+        state.get().storage.delete(job.input_key)
 
 
 def _accept_nth(file: FileStorage, index: int, count: int, spec: ResizeSpec, batch: str) -> Job:
@@ -104,16 +106,16 @@ def _accept(file: FileStorage, spec: ResizeSpec, batch: str) -> Job:
         raise _refusal("file_too_large",
                        f"the file is {size} bytes, more than the limit of {st.settings.max_upload_bytes}", name)
     try:
-        info = admission.offload(imaging.probe, file.stream, st.limits)
+        info = greenlets.offload(imaging.probe, file.stream, st.limits)
         out_fmt = output_format_for(info.format, spec, st.writable)
         check_work(info, spec, out_fmt, st.limits)
     except ImageError as exc:
         raise _refusal(exc.code, str(exc), name) from None
     file.stream.seek(0)
     job_id = new_job_id()
-    location, nbytes = st.storage.save_upload(job_id, EXTENSIONS.get(info.format, info.format.lower()), file.stream)
-    return Job(id=job_id, spec=spec, input_path=location,
-               output_path=st.storage.output_location(job_id, EXTENSIONS[out_fmt]), filename=name,
+    key = input_key(job_id, EXTENSIONS.get(info.format, info.format.lower()))
+    nbytes = st.storage.put(key, file.stream)
+    return Job(id=job_id, spec=spec, input_key=key, output_key=output_key(job_id, EXTENSIONS[out_fmt]), filename=name,
                tenant=auth.current().tenant, batch=batch, input_format=info.format.lower(), input_width=info.width,
                input_height=info.height, input_bytes=nbytes)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from imgqueue_client import Client
+from imgqueue_client.statuses import DONE
 
 from .follow import EventFollower, Tracked, poll, upload
 from .samples import generate
@@ -152,4 +153,4 @@ def exit_code(items: list[Tracked], allow_failures: bool) -> int:
     if not all(i.ended for i in items):
         print("deadline passed before every job finished", file=sys.stderr)
         return 2
-    return 0 if allow_failures or all(i.status == "done" for i in items) else 1
+    return 0 if allow_failures or all(i.status == DONE for i in items) else 1

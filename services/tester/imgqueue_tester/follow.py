@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from imgqueue_client import TERMINAL, ApiError, Client
+from imgqueue_client.statuses import FAILED
 
 
 @dataclass
@@ -38,10 +39,10 @@ def upload(client: Client, item: Tracked, form: dict[str, str]) -> None:
     try:
         accepted = client.submit(item.path, **form)
     except ApiError as exc:
-        item.end("failed", f"HTTP {exc.status} {exc.code}: {exc.message}")
+        item.end(FAILED, f"HTTP {exc.status} {exc.code}: {exc.message}")
         return
     except (requests.RequestException, ValueError) as exc:
-        item.end("failed", f"upload error: {exc}")
+        item.end(FAILED, f"upload error: {exc}")
         return
     item.job_id, item.status = accepted["jobId"], accepted["status"]
 

@@ -6,12 +6,12 @@ import time
 from collections import Counter
 from typing import IO
 
-from imgqueue_client import STATUSES
+from imgqueue_client.statuses import DONE, FAILED, QUEUED, STATUSES
 
 from .follow import Tracked
 
 _ORDER = ("uploading", *STATUSES)
-_ALWAYS = frozenset({"queued", "done", "failed"})
+_ALWAYS = frozenset({QUEUED, DONE, FAILED})
 BAR = 30
 
 
@@ -49,8 +49,8 @@ def report(items: list[Tracked], elapsed: float, out: IO[str]) -> None:
         out.write("  ".join(v.ljust(widths[c]) for c, v in enumerate(row)).rstrip() + "\n")
         if n == 0:
             out.write("  ".join("-" * w for w in widths) + "\n")
-    done = sum(1 for i in items if i.status == "done")
-    failed = sum(1 for i in items if i.status == "failed")
+    done = sum(1 for i in items if i.status == DONE)
+    failed = sum(1 for i in items if i.status == FAILED)
     rate = done / elapsed if elapsed > 0 else 0.0
     out.write(f"\n{len(items)} images: {done} done, {failed} failed, {len(items) - done - failed} unfinished "
               f"in {elapsed:.2f} s ({rate:.2f} images/s)\n")
@@ -60,5 +60,5 @@ def _row(item: Tracked) -> tuple[str, str, str, str, str]:
     r = item.record
     ms = f"{r['duration_ms']:.0f}" if r.get("duration_ms") else "-"
     output = f"{r['output_width']}x{r['output_height']} {r['output_format']} {r['output_bytes']}B" \
-        if item.status == "done" and r else "-"
+        if item.status == DONE and r else "-"
     return item.path.name, item.status, ms, output, item.error[:70]

@@ -9,21 +9,21 @@ import sys
 import time
 
 from imgqueue import vips
-from imgqueue.config import Settings
 from imgqueue.errors import ConfigError
 from imgqueue.logs import setup_logging
-from imgqueue.queue import UNAVAILABLE, Queue
+from imgqueue.store import UNAVAILABLE, Store
 
+from .settings import WorkerSettings
 from .supervisor import Supervisor
 
 log = logging.getLogger("imgqueue_worker")
 
 
-def healthcheck(settings: Settings) -> int:
+def healthcheck(settings: WorkerSettings) -> int:
     """Exit 0 when at least one worker on this host has a fresh heartbeat."""
     host = socket.gethostname()
     try:
-        workers = Queue.from_settings(settings).workers()
+        workers = Store.from_settings(settings).workers.all()
     except UNAVAILABLE as exc:
         print(f"unhealthy: redis unavailable: {exc}")
         return 1
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="worker processes (default WORKER_CONCURRENCY, or the CPU count)")
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = WorkerSettings.from_env()
     except ConfigError as exc:
         print(f"imgqueue-worker: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,14 @@
-"""A worker process's background thread: the heartbeat, recovery (dead workers' jobs, due retries), the
-periodic sweep of files, and noticing that the supervisor is gone.
+"""A worker process's background thread: its heartbeat, and its turn at the fleet's chores.
 
-The sweep (every SWEEP_INTERVAL, by one worker at a time) removes outputs past OUTPUT_TTL, uploads a crash
-left behind (older than JOB_TTL: their job is gone), and temp files of processes that died on other
-hosts; it then sets the bytes-stored counters to what it counted, correcting any drift."""
+* The heartbeat, every HEARTBEAT_INTERVAL, by every process: it keeps this process alive in the registry.
+* Recovery, every RECOVERY_INTERVAL, by one process of the fleet (a claimed chore): retries whose backoff
+  has passed go back to the queue, and the jobs of workers whose heartbeat expired go back to its head.
+  One process a turn, so the fleet's cost grows with the number of workers, not with its square.
+* The sweep, every SWEEP_INTERVAL, by one process of the fleet: outputs past OUTPUT_TTL, uploads a crash
+  left behind (older than JOB_TTL: their job is gone); then the bytes-stored counters are set to what it
+  counted, correcting any drift.
+
+It also notices that the supervisor is gone, and stops the process."""
 
 from __future__ import annotations
 
@@ -11,29 +16,32 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
-from imgqueue.config import Settings
 from imgqueue.errors import StorageError
-from imgqueue.queue import FULL, UNAVAILABLE, Queue
-from imgqueue.storage import Storage
+from imgqueue.storage import Storage, sweep
+from imgqueue.store import FULL, UNAVAILABLE, Store
+
+from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
-SWEEP_CHORE = "sweep"
+RECOVERY, SWEEP = "recover", "sweep"
 # Failures that pass: the next turn of the loop tries again.
 PASSING: tuple[type[Exception], ...] = (*UNAVAILABLE, FULL, StorageError)
 
 
 class Housekeeper(threading.Thread):
-    def __init__(self, worker_id: str, settings: Settings, storage: Storage, stopping: threading.Event) -> None:
+    def __init__(self, worker_id: str, settings: WorkerSettings, storage: Storage, stopping: threading.Event) -> None:
         super().__init__(name="housekeeping", daemon=True)
         self.worker_id, self.settings, self.storage, self.stopping = worker_id, settings, storage, stopping
         self.parent_pid = os.getppid()
 
     def run(self) -> None:
-        queue = Queue.from_settings(self.settings)
+        store = Store.from_settings(self.settings)
         s = self.settings
-        due = {"beat": 0.0, "recover": 0.0, "sweep": time.monotonic() + min(60.0, s.sweep_interval)}
-        every = {"beat": s.heartbeat_interval, "recover": s.recovery_interval, "sweep": s.sweep_interval}
+        chores: list[tuple[Callable[[Store], None], float]] = [
+            (self.beat, s.heartbeat_interval), (self.recover, s.recovery_interval), (self.sweep, s.sweep_interval)]
+        due = [0.0, 0.0, time.monotonic() + min(60.0, s.sweep_interval)]
         tick = min(s.heartbeat_interval, s.recovery_interval)
         first = True
         while not self.stopping.wait(0 if first else tick):
@@ -43,36 +51,36 @@ class Housekeeper(threading.Thread):
                 self.stopping.set()
                 break
             try:
-                for chore in ("beat", "recover", "sweep"):  # the heartbeat first: it keeps us alive
-                    if time.monotonic() >= due[chore]:
-                        getattr(self, chore)(queue)
-                        due[chore] = time.monotonic() + every[chore]
+                for i, (chore, every) in enumerate(chores):  # the heartbeat first: it keeps us alive
+                    if time.monotonic() >= due[i]:
+                        chore(store)
+                        due[i] = time.monotonic() + every
             except PASSING as exc:
                 log.warning("worker=%s housekeeping failed: %s", self.worker_id, exc)
-                due["recover"] = min(due["recover"], time.monotonic() + 1.0)
+                due[1] = min(due[1], time.monotonic() + 1.0)
 
-    def beat(self, queue: Queue) -> None:
-        queue.heartbeat(self.worker_id)
+    def beat(self, store: Store) -> None:
+        store.workers.heartbeat(self.worker_id, self.settings.heartbeat_ttl)
 
-    def recover(self, queue: Queue) -> None:
-        found = queue.recover()
+    def recover(self, store: Store) -> None:
+        if not store.chores.claim(RECOVERY, self.settings.recovery_interval * 0.9):
+            return  # another process of the fleet has this turn
+        found = store.recovery.run(self.settings.max_lost)
         for dead in found.dead:
             log.warning("worker=%s found dead worker=%s requeued=%s failed=%s", self.worker_id, dead.id,
                         ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
-            if dead.pid is not None and dead.host:  # its half-written output, if any
-                self.storage.sweep_temp_files(pid=dead.pid, host=dead.host)
-        for job in queue.get_many(found.failed):
-            self.storage.remove(job.input_path)
+        for job in store.jobs.get_many(found.failed):
+            self.storage.delete(job.input_key)
         if found.promoted:
             log.info("worker=%s moved %d retries back to the queue", self.worker_id, found.promoted)
 
-    def sweep(self, queue: Queue) -> None:
-        if not queue.claim_chore(SWEEP_CHORE, self.settings.sweep_interval * 0.9):
-            return  # another worker swept moments ago
+    def sweep(self, store: Store) -> None:
+        if not store.chores.claim(SWEEP, self.settings.sweep_interval * 0.9):
+            return  # another process swept moments ago
         s = self.settings
-        result = self.storage.sweep(output_ttl=s.output_ttl, upload_ttl=s.job_ttl, temp_ttl=s.temp_file_max_age)
-        queue.set_stored_bytes(result.upload_bytes, result.output_bytes)
-        if result.removed:
-            log.info("worker=%s sweep removed=%d outputs=%d uploads=%d temp=%d stored_upload_bytes=%d "
-                     "stored_output_bytes=%d", self.worker_id, result.removed, result.outputs, result.uploads,
-                     result.temp, result.upload_bytes, result.output_bytes)
+        result = sweep(self.storage, {"output/": s.output_ttl, "uploads/": s.upload_ttl})
+        store.counters.set_stored_bytes(result.kept_bytes["uploads/"], result.kept_bytes["output/"])
+        if result.total_removed:
+            log.info("worker=%s sweep removed outputs=%d uploads=%d stored_upload_bytes=%d stored_output_bytes=%d",
+                     self.worker_id, result.removed["output/"], result.removed["uploads/"],
+                     result.kept_bytes["uploads/"], result.kept_bytes["output/"])

@@ -27,12 +27,11 @@ from pathlib import Path
 from types import FrameType
 
 from imgqueue import vips
-from imgqueue.config import Settings
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
-from imgqueue.queue import FAILURE, UNAVAILABLE, Queue
-from imgqueue.storage import open_storage
+from imgqueue.store import FAILURE, UNAVAILABLE, Outcome, Store
 
+from .settings import WorkerSettings
 from .worker import Worker, new_worker_id
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ OOM_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memor
 _ctx = multiprocessing.get_context("spawn")
 
 
-def _child_main(settings: Settings, worker_id: str) -> None:
+def _child_main(settings: WorkerSettings, worker_id: str) -> None:
     setup_logging(settings.log_level)
     vips.set_threads(settings.threads_per_worker)  # before libvips starts its thread pool
     if settings.worker_memory_limit:
@@ -62,21 +61,20 @@ class Slot:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, concurrency: int | None = None) -> None:
+    def __init__(self, settings: WorkerSettings, concurrency: int | None = None) -> None:
         self.settings = settings
         self.concurrency = concurrency or settings.concurrency
         self.slots = [Slot(i) for i in range(self.concurrency)]
         self._stop = False
-        self._queue: Queue | None = None
-        self.storage = open_storage(settings)
+        self._store: Store | None = None
         self._oom_kills = oom_kills()
         os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # children: fewer malloc arenas, less memory held
 
     @property
-    def queue(self) -> Queue:
-        if self._queue is None:
-            self._queue = Queue.from_settings(self.settings)
-        return self._queue
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.from_settings(self.settings)
+        return self._store
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if not self._stop:
@@ -129,14 +127,13 @@ class Supervisor:
                 self._fail_current(slot, "out_of_memory", "the worker process was killed for using more memory "
                                    "than its container may (mem_limit)")
             self._release(slot.worker_id, count_loss=proc.exitcode != 0)
-            self._remove_temp_files(proc)
             self._start(slot)
             return
         self._enforce_time_limit(slot)
 
     def _enforce_time_limit(self, slot: Slot) -> None:
         try:
-            state = self.queue.worker_state(slot.worker_id)
+            state = self.store.workers.state(slot.worker_id)
         except UNAVAILABLE:
             return
         if not state.current_job or not state.job_started:
@@ -151,7 +148,6 @@ class Supervisor:
         assert slot.process is not None
         slot.process.kill()
         slot.process.join(5)
-        self._remove_temp_files(slot.process)
         self._fail_current(slot, "time_limit_exceeded", f"the job ran longer than its time limit of "
                            f"{self.settings.job_time_limit:g} s and its worker process was killed")
         self._release(slot.worker_id, count_loss=False)
@@ -160,9 +156,10 @@ class Supervisor:
     def _fail_current(self, slot: Slot, code: str, reason: str) -> None:
         """Fail the job a child that was killed was working on (the others it held go back)."""
         try:
-            current = self.queue.worker_state(slot.worker_id).current_job
+            current = self.store.workers.state(slot.worker_id).current_job
             if current:
-                self.queue.finish(slot.worker_id, current, JobStatus.FAILED, {"error_code": code, "error": reason})
+                failed = Outcome(current, JobStatus.FAILED, {"error_code": code, "error": reason})
+                self.store.runs.record(slot.worker_id, [failed])
                 log.error("job=%s worker=%s failed code=%s", current, slot.worker_id, code)
         except UNAVAILABLE as exc:
             log.warning("could not fail the job of worker=%s: %s", slot.worker_id, exc)
@@ -172,13 +169,9 @@ class Supervisor:
         before, self._oom_kills = self._oom_kills, oom_kills()
         return before is not None and self._oom_kills is not None and self._oom_kills > before
 
-    def _remove_temp_files(self, proc: multiprocessing.process.BaseProcess) -> None:
-        if proc.pid is not None:
-            self.storage.sweep_temp_files(pid=proc.pid)
-
     def _release(self, worker_id: str, count_loss: bool) -> None:
         try:
-            found = self.queue.recover(release_worker=worker_id, count_loss=count_loss)
+            found = self.store.recovery.release(worker_id, self.settings.max_lost, count_loss)
         except FAILURE as exc:
             log.warning("could not hand back the jobs of worker=%s: %s (recovery will)", worker_id, exc)
             return

@@ -20,21 +20,21 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from imgqueue import imaging
-from imgqueue.config import Settings
 from imgqueue.errors import (
     ImageError,
     InputMissing,
     InvalidSpec,
     JobTimeLimitExceeded,
+    ObjectMissing,
     StorageError,
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
-from imgqueue.queue import FULL, UNAVAILABLE, Queue
-from imgqueue.records import Outcome
 from imgqueue.storage import open_storage
+from imgqueue.store import FULL, UNAVAILABLE, Outcome, Store
 
 from .housekeeping import Housekeeper
+from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,20 +57,20 @@ def _human(n: float) -> str:
 
 
 class Worker:
-    def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
+    def __init__(self, settings: WorkerSettings, worker_id: str | None = None) -> None:
         self.settings = settings
         self.id = worker_id or new_worker_id()
         self.storage = open_storage(settings)
         self.limits = settings.limits
         self.stopping = threading.Event()
         self.exhausted = False  # a job ran out of memory: this process stops after recording it
-        self._queue: Queue | None = None
+        self._store: Store | None = None
 
     @property
-    def queue(self) -> Queue:
-        if self._queue is None:
-            self._queue = Queue.from_settings(self.settings)
-        return self._queue
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.from_settings(self.settings)
+        return self._store
 
     # --- life cycle --------------------------------------------------------------------------------
 
@@ -89,10 +89,7 @@ class Worker:
 
     def run(self) -> None:
         self._prepare_storage()
-        swept = self.storage.sweep_temp_files(older_than=self.settings.temp_file_max_age)
-        if swept:
-            log.info("worker=%s removed %d stale temp files", self.id, swept)
-        self._with_redis(lambda: self.queue.register(self.id, self._info()))
+        self._with_redis(lambda: self.store.workers.register(self.id, self._info(), self.settings.heartbeat_ttl))
         log.info("worker=%s pid=%d queue=%s started", self.id, os.getpid(), self.settings.queue_name)
         beat = Housekeeper(self.id, self.settings, self.storage, self.stopping)
         beat.start()
@@ -101,14 +98,14 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 if not jobs:
-                    jobs = self._with_redis(lambda: self.queue.claim_many(self.id, 1.0, prefetch))
+                    jobs = self._with_redis(lambda: self.store.runs.claim(self.id, 1.0, prefetch))
                     continue
                 jobs = self.process_batch(jobs, take=prefetch)
         finally:
             self.stopping.set()
             beat.join(timeout=self.settings.heartbeat_interval + 1)
-            try:
-                self.queue.unregister(self.id)
+            try:  # anything still held goes back to the queue, not counted as a loss
+                self.store.recovery.release(self.id, self.settings.max_lost, count_loss=False)
             except UNAVAILABLE as exc:
                 log.warning("worker=%s could not unregister: %s", self.id, exc)
             log.info("worker=%s stopped", self.id)
@@ -118,11 +115,6 @@ class Worker:
                 "current_job": "", "job_started": "", "jobs_done": 0, "jobs_failed": 0}
 
     # --- one job -----------------------------------------------------------------------------------
-
-    def process(self, job: Job, claim_next: bool = False) -> Job | None:
-        """Run ``job``, record its outcome, and return the next job when ``claim_next`` (and not stopping)."""
-        next_jobs = self.process_batch([job], take=1 if claim_next else 0)
-        return next_jobs[0] if next_jobs else None
 
     def process_batch(self, jobs: list[Job], take: int) -> list[Job]:
         """Run the jobs held, record their outcomes and take up to ``take`` more, in one round trip.
@@ -140,10 +132,10 @@ class Worker:
             if self.stopping.is_set():
                 break
         take = 0 if self.stopping.is_set() else take
-        finished = self._with_redis(lambda: self.queue.finish_many(self.id, outcomes, take))
+        finished = self._with_redis(lambda: self.store.runs.record(self.id, outcomes, take))
         for (job, ms), result, applied in zip(logs, outcomes, finished.applied, strict=True):
             if applied and result.status in (JobStatus.DONE, JobStatus.FAILED):
-                self.storage.remove(job.input_path)
+                self.storage.delete(job.input_key)
             self._log_outcome(job, result.status, result.fields, ms, applied)
         return finished.next_jobs
 
@@ -151,10 +143,9 @@ class Worker:
         """Resize; map every failure onto an outcome. Never raises for a bad job."""
         signal.setitimer(signal.ITIMER_REAL, self.settings.job_time_limit)
         try:
-            data = self.storage.read(job.input_path)
-            with self.storage.writer(job.output_path) as out:
-                result = imaging.resize(data, out, job.spec, self.limits, self.settings.imaging_engine)
-                size = out.tell()
+            data = self._input(job)
+            encoded, result = imaging.resize_bytes(data, job.spec, self.limits, self.settings.imaging_engine)
+            size = self.storage.put(job.output_key, encoded)
             return JobStatus.DONE, {"output_width": result.width, "output_height": result.height,
                                     "output_bytes": size, "output_format": result.format.lower(),
                                     "engine": result.engine, "error_code": "", "error": ""}, 0.0
@@ -177,6 +168,12 @@ class Worker:
             return JobStatus.FAILED, {"error_code": "internal_error", "error": f"{type(exc).__name__}: {exc}"}, 0.0
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _input(self, job: Job) -> bytes:
+        try:
+            return self.storage.get(job.input_key)
+        except ObjectMissing:
+            raise InputMissing(f"the uploaded file {job.input_key.rsplit('/', 1)[-1]} is gone") from None
 
     def _log_outcome(self, job: Job, outcome: JobStatus, fields: dict[str, Any], ms: float, applied: bool) -> None:
         stale = "" if applied else " stale=true"

@@ -1,5 +1,7 @@
--- The prelude of every imgqueue script: Python (queue._lua) prepends this file to each script body, and
--- every script passes these five arguments first, so key names stay defined only in keys.py:
+-- The prelude of every imgqueue script. Python (store/scripts.py) puts the status vocabulary in front of
+-- it (S: the statuses by name; NEXT: which status may follow which; TERMINAL), generated from
+-- imgqueue/status.py, so no script spells a status. Every script passes these five arguments first, so
+-- key names stay defined only in keys.py:
 --   ARGV[1] now (epoch seconds, 3 decimals)   ARGV[2] job TTL (seconds)   ARGV[3] events channel
 --   ARGV[4] job key prefix ("job:")           ARGV[5] status key suffix (":status")
 -- A script's own arguments start at ARGV[6]; its header lists them.
@@ -18,7 +20,12 @@ local function get_status(id)
   return st
 end
 
--- Set the status in both places, refresh both TTLs and publish the transition.
+-- Whether a job in status `from` may move to `to` (status.NEXT).
+local function may(from, to)
+  return from ~= nil and NEXT[from] ~= nil and NEXT[from][to] == true
+end
+
+-- Set the status in both places, refresh both TTLs and publish the transition. Callers check may() first.
 local function set_status(id, status, extra)
   local h = hash_key(id)
   redis.call('SET', status_key(id), status, 'EX', TTL)
@@ -42,9 +49,9 @@ local function set_status(id, status, extra)
 end
 
 -- Histograms (processing time, queue wait): a hash whose fields are the bucket upper bounds as given
--- in `bounds` (a comma-separated string from records.HISTOGRAM_BUCKETS) and '+Inf', each counting the
--- observations of its bucket alone, and 'sum_us', the sum in whole microseconds (HINCRBY is much
--- cheaper than HINCRBYFLOAT). The count is the sum of the buckets. records.Histogram reads them back.
+-- in `bounds` (a comma-separated string from store.counters.HISTOGRAM_BUCKETS) and '+Inf', each counting
+-- the observations of its bucket alone, and 'sum_us', the sum in whole microseconds (HINCRBY is much
+-- cheaper than HINCRBYFLOAT). The count is the sum of the buckets. store.counters.Histogram reads them.
 local function observe(hist, value, bounds)
   local field = '+Inf'
   for b in string.gmatch(bounds, '[^,]+') do
@@ -58,20 +65,20 @@ local function hash_fields(id)
   return redis.call('HGETALL', hash_key(id))
 end
 
--- Start a job that sits in this worker's processing list: status 'processing', attempts + 1. Returns
--- the record, or nil when the entry was stale (job finished, expired or already running elsewhere) and
--- has been dropped from the list.
+-- Start a job that sits in this worker's processing list: status processing, attempts + 1. Returns the
+-- record, or nil when the entry was stale (job finished, expired or already running elsewhere) and has
+-- been dropped from the list.
 local function start_job(id, processing, worker_hash, stats, worker_id)
   local st = get_status(id)
-  if st == 'processing' and redis.call('HGET', hash_key(id), 'worker') == worker_id then
+  if st == S.PROCESSING and redis.call('HGET', hash_key(id), 'worker') == worker_id then
     return hash_fields(id)  -- ours already: an earlier reply was lost on the way back
   end
-  if st ~= 'queued' and st ~= 'retrying' then
+  if not may(st, S.PROCESSING) then
     redis.call('LREM', processing, 1, id)
     return nil
   end
   redis.call('HINCRBY', hash_key(id), 'attempts', 1)
-  set_status(id, 'processing', {'started_at', NOW, 'worker', worker_id})
+  set_status(id, S.PROCESSING, {'started_at', NOW, 'worker', worker_id})
   redis.call('HSET', worker_hash, 'current_job', id, 'job_started', NOW)
   redis.call('HINCRBY', stats, 'started', 1)
   return hash_fields(id)

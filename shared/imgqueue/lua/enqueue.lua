@@ -1,4 +1,4 @@
--- Queue jobs: for each, write its record and status, index it, push it and publish 'queued', all in
+-- Queue jobs: for each, write its record and status, index it, push it and publish its queued event, all in
 -- one atomic script, so that no worker can take an id whose record does not exist yet. Refused as a
 -- whole, with nothing written, when the queue would grow past its limit (as RabbitMQ's reject-publish).
 -- KEYS[1] queue list   KEYS[2] index (sorted set)   KEYS[3] stats hash
@@ -17,14 +17,14 @@ for _, j in ipairs(jobs) do
   local h = hash_key(j.i)
   redis.call('HSET', h, unpack(j.f))
   redis.call('EXPIRE', h, TTL)
-  redis.call('SET', status_key(j.i), 'queued', 'EX', TTL)
+  redis.call('SET', status_key(j.i), S.QUEUED, 'EX', TTL)
   redis.call('ZADD', KEYS[2], j.c, j.i)
   if j.t then
     redis.call('ZADD', ARGV[8] .. j.t, j.c, j.i)
     redis.call('ZREMRANGEBYSCORE', ARGV[8] .. j.t, '-inf', tonumber(NOW) - TTL)
   end
   redis.call('LPUSH', KEYS[1], j.i)
-  local event = {id = j.i, status = 'queued', ts = j.c}
+  local event = {id = j.i, status = S.QUEUED, ts = j.c}
   if j.b then event.batch = j.b end
   if j.t then event.tenant = j.t end
   redis.call('PUBLISH', CHANNEL, cjson.encode(event))

@@ -1,4 +1,5 @@
--- Housekeeping, run by live workers every few seconds:
+-- Housekeeping, run by one worker process of the fleet per interval (a claimed chore), and by a
+-- supervisor for a child that died:
 -- 1. move retries whose backoff has passed from the delayed set to the back of the queue;
 -- 2. for every registered worker whose heartbeat key is gone (or the one named in ARGV[11]),
 --    put the jobs of its processing list back at the head of the queue, or fail those that have
@@ -16,10 +17,35 @@ local forced, count_loss = ARGV[11], ARGV[12] == '1'
 local promoted = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[9]))) do
   redis.call('ZREM', KEYS[3], id)
-  if get_status(id) == 'retrying' then
-    set_status(id, 'queued', {'worker', ''})
+  if get_status(id) == S.RETRYING then
+    set_status(id, S.QUEUED, {'worker', ''})
     redis.call('LPUSH', KEYS[2], id)
     promoted = promoted + 1
+  end
+end
+
+-- A job its worker lost: back to the head of the queue, or failed once it was lost max_lost times.
+local function hand_back(id, requeued, failed)
+  local st = get_status(id)
+  if st == nil or TERMINAL[st] then return end  -- ended (or expired) meanwhile: a stale entry
+  local lost = 0
+  if count_loss then
+    lost = redis.call('HINCRBY', hash_key(id), 'lost', 1)
+    redis.call('HINCRBY', KEYS[4], 'lost', 1)
+  end
+  if lost >= max_lost then
+    set_status(id, S.FAILED, {'finished_at', NOW, 'error_code', 'worker_lost',
+      'error', 'the worker processing this job died ' .. lost .. ' times (poison job?)'})
+    redis.call('HINCRBY', KEYS[4], S.FAILED, 1)
+    redis.call('HINCRBY', KEYS[4], S.FAILED .. ':worker_lost', 1)
+    local input = tonumber(redis.call('HGET', hash_key(id), 'input_bytes') or '0') or 0
+    redis.call('HINCRBY', KEYS[4], 'stored_upload_bytes', 0 - input)  -- the recovering worker removes it
+    table.insert(failed, id)
+  else
+    set_status(id, S.QUEUED, {'worker', ''})
+    redis.call('RPUSH', KEYS[2], id)
+    redis.call('HINCRBY', KEYS[4], 'recovered', 1)
+    table.insert(requeued, id)
   end
 end
 
@@ -32,28 +58,7 @@ for _, wid in ipairs(candidates) do
     while true do
       local id = redis.call('RPOP', proc)
       if not id then break end
-      local st = get_status(id)
-      if st == 'processing' or st == 'queued' or st == 'retrying' then
-        local lost = 0
-        if count_loss then
-          lost = redis.call('HINCRBY', hash_key(id), 'lost', 1)
-          redis.call('HINCRBY', KEYS[4], 'lost', 1)
-        end
-        if lost >= max_lost then
-          set_status(id, 'failed', {'finished_at', NOW, 'error_code', 'worker_lost',
-            'error', 'the worker processing this job died ' .. lost .. ' times (poison job?)'})
-          redis.call('HINCRBY', KEYS[4], 'failed', 1)
-          redis.call('HINCRBY', KEYS[4], 'failed:worker_lost', 1)
-          local input = tonumber(redis.call('HGET', hash_key(id), 'input_bytes') or '0') or 0
-          redis.call('HINCRBY', KEYS[4], 'stored_upload_bytes', 0 - input)  -- the recovering worker removes it
-          table.insert(failed, id)
-        else
-          set_status(id, 'queued', {'worker', ''})
-          redis.call('RPUSH', KEYS[2], id)
-          redis.call('HINCRBY', KEYS[4], 'recovered', 1)
-          table.insert(requeued, id)
-        end
-      end
+      hand_back(id, requeued, failed)
     end
     local who = redis.call('HMGET', worker_prefix .. wid, 'host', 'pid')
     redis.call('SREM', KEYS[1], wid)

@@ -1,57 +1,78 @@
-"""What every storage backend shares: the interface, what a sweep found, how a result is sent, errors."""
+"""What every storage backend does, addressed by object key (``uploads/<jobId>.jpg``,
+``output/<jobId>.webp``): put an object whole or not at all, get it, stream it, delete it, stat it, list
+a prefix with each object's age, and give a link where the backend can sign one."""
 
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Protocol
 
 from ..errors import StorageError, StorageFull
 
-
-@dataclass(frozen=True)
-class Swept:
-    """What a sweep removed, and the bytes it found stored afterwards."""
-
-    outputs: int
-    uploads: int
-    temp: int
-    upload_bytes: int
-    output_bytes: int
-
-    @property
-    def removed(self) -> int:
-        return self.outputs + self.uploads + self.temp
+# A key: slash-separated segments of letters, digits, '.', '_' and '-', none starting with a dot.
+_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+MAX_KEY = 512
 
 
 @dataclass(frozen=True)
-class Result:
-    """An output as the API sends it: a local ``path``, or ``chunks`` of ``size`` bytes, or a ``url`` the
-    client may be redirected to (a presigned link to the object store)."""
+class StoredObject:
+    key: str
+    size: int
+    modified: float  # epoch seconds of its last write
+
+
+class Reader(Protocol):
+    """An object opened for reading: a binary stream that knows its size and when it was written."""
 
     size: int
-    path: Path | None = None
-    chunks: Iterator[bytes] | None = None
-    url: str | None = None
+    modified: float
+
+    def read(self, n: int = -1) -> bytes: ...
+    def close(self) -> None: ...
 
 
 class Storage(Protocol):
-    kind: str
+    def prepare(self) -> None:
+        """Make what the backend needs (the folders, the bucket). StorageError if it cannot now."""
 
-    def prepare(self) -> None: ...
-    def upload_location(self, job_id: str, extension: str) -> str: ...
-    def output_location(self, job_id: str, extension: str) -> str: ...
-    def save_upload(self, job_id: str, extension: str, stream: IO[bytes]) -> tuple[str, int]: ...
-    def read(self, location: str) -> bytes: ...
-    def writer(self, location: str) -> AbstractContextManager[IO[bytes]]: ...
-    def result(self, location: str) -> Result: ...
-    def remove(self, location: str) -> None: ...
-    def sweep(self, output_ttl: float, upload_ttl: float, temp_ttl: float) -> Swept: ...
-    def sweep_temp_files(self, older_than: float = 3600.0, pid: int | None = None, host: str | None = None) -> int: ...
-    def free_bytes(self) -> int | None: ...
+    def put(self, key: str, data: bytes | IO[bytes]) -> int:
+        """Store ``data`` (bytes, or a binary stream read to its end) as ``key``, replacing what was
+        there: visible whole or not at all. Returns the size stored."""
+
+    def get(self, key: str) -> bytes:
+        """The whole object; ObjectMissing when there is none."""
+
+    def open(self, key: str) -> Reader:
+        """The object as a stream; ObjectMissing when there is none."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object if it is there (a failure is logged, not raised)."""
+
+    def stat(self, key: str) -> StoredObject | None:
+        """Size and age, or None when there is no such object."""
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object whose key starts with ``prefix`` (a folder: ``output/``), with its size and age."""
+
+    def link(self, key: str, ttl: int) -> str | None:
+        """A URL that serves the object to anyone for ``ttl`` seconds, where the backend signs such links
+        for clients (an object store with S3_PUBLIC_ENDPOINT); None where it does not."""
+
+    def location(self, key: str) -> str:
+        """Where an operator finds the object (a file's path, ``s3://bucket/key``)."""
+
+    def free_bytes(self) -> int | None:
+        """Room left for new objects, or None where the backend has no such figure (an object store)."""
+
+
+def checked(key: str) -> str:
+    """``key`` if it is a safe object key (no absolute path, no ``..``, no hidden name); ValueError if not."""
+    if len(key) > MAX_KEY or not _KEY.fullmatch(key):
+        raise ValueError(f"unsafe object key {key[:100]!r}")
+    return key
 
 
 def storage_error(what: str, exc: OSError) -> StorageError:

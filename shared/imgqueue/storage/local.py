@@ -1,4 +1,6 @@
-"""Files in two local folders, named by job id, written atomically (a hidden temp name, then a rename)."""
+"""Objects as files: each top folder of a key (``uploads/``, ``output/``) is a folder of its own. A file is
+written to a hidden temp name beside its final one and renamed, so no reader ever sees a partial file; a
+temp file a killed writer left behind is removed when ``list`` passes it, once it is old enough."""
 
 from __future__ import annotations
 
@@ -6,177 +8,156 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
-from ..errors import InputMissing
-from .base import Result, Swept, storage_error
+from ..errors import ObjectMissing
+from .base import StoredObject, checked, storage_error
 
 log = logging.getLogger(__name__)
 
-_TMP_MARK = ".tmp-"
+TEMP_MARK = ".tmp-"
+STALE_TEMP_AGE = 600.0  # seconds: a write takes milliseconds; a temp file this old belongs to a dead writer
+COPY_BLOCK = 1024 * 1024
+FILE_MODE = 0o644  # as open() would make it: other readers of a shared volume may read it
+
+
+class FileReader:
+    """An open file that knows its size and modification time (``Reader``)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        stat = os.fstat(fh.fileno())
+        self.size, self.modified = stat.st_size, stat.st_mtime
+
+    def read(self, n: int = -1) -> bytes:
+        return bytes(self._fh.read(n))
+
+    def fileno(self) -> int:  # gunicorn sends a file with sendfile() when it has one
+        return self._fh.fileno()
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 @dataclass(frozen=True)
 class LocalStorage:
-    upload_dir: Path
-    output_dir: Path
-    kind = "local"
+    roots: Mapping[str, Path]  # top folder of a key -> the folder it lives in
+
+    @classmethod
+    def at(cls, upload_dir: Path, output_dir: Path) -> LocalStorage:
+        return cls({"uploads": upload_dir, "output": output_dir})
+
+    def path(self, key: str) -> Path:
+        top, _, rest = checked(key).partition("/")
+        if top not in self.roots or not rest:
+            raise ValueError(f"no folder for key {key[:100]!r}")
+        return self.roots[top] / rest
 
     def prepare(self) -> None:
         try:
-            self.upload_dir.mkdir(parents=True, exist_ok=True)
-            self.output_dir.mkdir(parents=True, exist_ok=True)
+            for folder in self.roots.values():
+                folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise storage_error("cannot create the storage folders", exc) from exc
 
-    def upload_path(self, job_id: str, extension: str) -> Path:
-        return self.upload_dir / f"{_safe(job_id)}.{extension}"
-
-    def output_path(self, job_id: str, extension: str) -> Path:
-        return self.output_dir / f"{_safe(job_id)}.{extension}"
-
-    def upload_location(self, job_id: str, extension: str) -> str:
-        return str(self.upload_path(job_id, extension))
-
-    def output_location(self, job_id: str, extension: str) -> str:
-        return str(self.output_path(job_id, extension))
-
-    def save_upload(self, job_id: str, extension: str, stream: IO[bytes]) -> tuple[str, int]:
-        """Copy an upload stream to its final name atomically; returns the path and its size."""
-        path = self.upload_path(job_id, extension)
-        with atomic_write(path) as out:
-            shutil.copyfileobj(stream, out, 1024 * 1024)
-            size = out.tell()
-        return str(path), size
-
-    def writer(self, location: str) -> AbstractContextManager[IO[bytes]]:
-        return atomic_write(Path(location))
-
-    def result(self, location: str) -> Result:
-        """The output file to send; FileNotFoundError when it is gone."""
-        path = Path(location)
-        return Result(size=path.stat().st_size, path=path)
-
-    def free_bytes(self) -> int | None:
-        return shutil.disk_usage(self.upload_dir).free
-
-    def read(self, path: str | Path) -> bytes:
+    def put(self, key: str, data: bytes | IO[bytes]) -> int:
+        path = self.path(key)
         try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except FileNotFoundError:
-            raise InputMissing(f"the uploaded file {Path(path).name} is gone") from None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
         except OSError as exc:
-            raise storage_error(f"cannot read {Path(path).name}", exc) from exc
-
-    def remove(self, path: str | Path) -> None:
+            raise storage_error(f"cannot write {path.name}", exc) from exc
         try:
-            os.unlink(path)
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, COPY_BLOCK)
+                size = out.tell()
+            os.replace(tmp, path)
+            return size
+        except OSError as exc:
+            _discard(tmp)
+            raise storage_error(f"cannot write {path.name}", exc) from exc
+        except BaseException:
+            _discard(tmp)
+            raise
+
+    def get(self, key: str) -> bytes:
+        reader = self.open(key)
+        try:
+            return reader.read()
+        finally:
+            reader.close()
+
+    def open(self, key: str) -> FileReader:
+        path = self.path(key)
+        try:
+            return FileReader(path.open("rb"))
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectMissing(f"no object {key}") from None
+        except OSError as exc:
+            raise storage_error(f"cannot read {path.name}", exc) from exc
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        try:
+            path.unlink()
         except FileNotFoundError:
             pass
         except OSError as exc:
-            log.warning("could not remove %s: %s", path, exc)
+            log.warning("could not remove %s: %s", key, exc.strerror)
 
-    def sweep_temp_files(self, older_than: float = 3600.0, pid: int | None = None, host: str | None = None) -> int:
-        """Delete temp files that a killed process left behind: those of process ``pid`` on ``host``
-        (default: this host), known to be dead, or, without ``pid``, those older than ``older_than``
-        seconds. Returns how many were removed."""
-        removed = 0
-        cutoff = time.time() - older_than
-        suffix = _tmp_suffix(host or socket.gethostname(), pid) if pid is not None else None
-        for folder in (self.upload_dir, self.output_dir):
-            if not folder.is_dir():
-                continue
-            for entry in folder.iterdir():
-                if not (entry.name.startswith(".") and _TMP_MARK in entry.name):
-                    continue
-                try:
-                    if (entry.name.endswith(suffix) if suffix else entry.stat().st_mtime < cutoff):
-                        entry.unlink()
-                        removed += 1
-                except OSError:
-                    continue
-        return removed
+    def stat(self, key: str) -> StoredObject | None:
+        try:
+            st = self.path(key).stat()
+        except OSError:
+            return None
+        return StoredObject(key, st.st_size, st.st_mtime)
 
-
-    def sweep(self, output_ttl: float, upload_ttl: float, temp_ttl: float) -> Swept:
-        """Remove outputs older than ``output_ttl`` seconds, uploads older than ``upload_ttl`` (their job is
-        long gone: a crash left them) and temp files older than ``temp_ttl``; count what stays."""
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        top, _, rest = prefix.partition("/")
+        folder = self.roots.get(top)
+        if folder is None or not folder.is_dir():
+            return
         now = time.time()
-        kept: dict[Path, int] = {}
-        removed: dict[Path, int] = {}
-        temp = 0
-        for folder, ttl in ((self.output_dir, output_ttl), (self.upload_dir, upload_ttl)):
-            kept[folder] = removed[folder] = 0
-            for entry, stat in _files(folder):
-                is_temp = entry.name.startswith(".") and _TMP_MARK in entry.name
-                if now - stat.st_mtime > (temp_ttl if is_temp else ttl) and _unlink(entry):
-                    temp += is_temp
-                    removed[folder] += not is_temp
-                elif not is_temp:
-                    kept[folder] += stat.st_size
-        return Swept(removed[self.output_dir], removed[self.upload_dir], temp, kept[self.upload_dir],
-                     kept[self.output_dir])
+        for entry, st in _files(folder):
+            name = entry.relative_to(folder).as_posix()
+            if TEMP_MARK in entry.name and entry.name.startswith("."):
+                if now - st.st_mtime > STALE_TEMP_AGE:
+                    _discard(entry)
+                continue
+            if name.startswith(rest):
+                yield StoredObject(f"{top}/{name}", st.st_size, st.st_mtime)
+
+    def link(self, key: str, ttl: int) -> str | None:
+        return None
+
+    def location(self, key: str) -> str:
+        return str(self.path(key))
+
+    def free_bytes(self) -> int | None:
+        folder = self.roots.get("uploads") or next(iter(self.roots.values()))
+        return shutil.disk_usage(folder).free
 
 
 def _files(folder: Path) -> Iterator[tuple[Path, os.stat_result]]:
-    """The regular files of ``folder`` with their stat (those that vanish meanwhile are skipped)."""
-    if not folder.is_dir():
-        return
-    for entry in folder.iterdir():
-        try:
-            stat = entry.stat()
-        except OSError:
-            continue
-        if entry.is_file():
-            yield entry, stat
+    """The regular files under ``folder`` with their stat (those that vanish meanwhile are skipped)."""
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            entry = Path(dirpath) / name
+            with contextlib.suppress(OSError):
+                st = entry.lstat()
+                if entry.is_file() and not entry.is_symlink():
+                    yield entry, st
 
 
-def _unlink(path: Path) -> bool:
-    try:
-        path.unlink()
-        return True
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        log.warning("could not remove %s: %s", path.name, exc.strerror)
-        return False
-
-
-@contextmanager
-def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Write to a hidden temp file beside ``path`` and rename it over ``path`` only on success,
-    so no reader ever sees a partial or empty file. A re-run simply replaces the old file."""
-    tmp = path.with_name(f".{path.name}{_tmp_suffix(socket.gethostname(), os.getpid())}")
-    try:
-        with open(tmp, "wb") as out:
-            yield out
-        os.replace(tmp, path)
-    except OSError as exc:
-        _discard(tmp)
-        raise storage_error(f"cannot write {path.name}", exc) from exc
-    except BaseException:
-        _discard(tmp)
-        raise
-
-
-def _tmp_suffix(host: str, pid: int) -> str:
-    """Host and pid both: workers in several containers share the output volume and their pids repeat."""
-    return f"{_TMP_MARK}{host}-{pid}"
-
-
-def _discard(tmp: Path) -> None:
+def _discard(tmp: str | Path) -> None:
     with contextlib.suppress(OSError):
-        tmp.unlink()
-
-
-def _safe(job_id: str) -> str:
-    if not job_id or not all(c.isalnum() or c in "-_" for c in job_id):
-        raise ValueError(f"unsafe job id {job_id!r}")
-    return job_id
+        os.unlink(tmp)

@@ -77,7 +77,7 @@ function onJobEvent(event) {
     known.updated_at = event.ts;
     if (event.worker) known.worker = event.worker;
     if (event.error) known.error = event.error;
-    if (event.status === "done" || event.status === "failed") fetchJob(event.id); // sizes, reason
+    if (TERMINAL.has(event.status)) fetchJob(event.id); // sizes, reason
   }
   schedule();
 }
@@ -87,24 +87,24 @@ function jobCard(job) {
   card.dataset.id = job.id;
   card.dataset.status = job.status;
   const thumb = el("div", "thumb");
-  if (job.status === "done") {
+  if (job.status === STATUS.DONE) {
     const img = el("img");
     img.alt = job.filename || job.id;
     img.loading = "lazy";
     img.src = job.resultUrl || `/jobs/${job.id}/result`;
     thumb.append(img);
   } else {
-    thumb.append(el("span", "ph", job.status === "failed" ? "no result" : "…"));
+    thumb.append(el("span", "ph", job.status === STATUS.FAILED ? "no result" : "…"));
   }
   const meta = el("div", "meta");
   meta.append(el("div", "name", job.filename || job.id.slice(0, 12)));
   const line = el("div", "detail");
   line.append(el("span", `badge ${job.status}`, job.status));
-  if (job.status === "done" && job.output_width) {
+  if (job.status === STATUS.DONE && job.output_width) {
     line.append(` ${job.output_width}×${job.output_height} · ${fmtBytes(job.output_bytes)} · ${Math.round(job.duration_ms)} ms`);
   }
   meta.append(line);
-  if (job.status === "failed" && job.error) meta.append(el("div", "reason", job.error));
+  if (job.status === STATUS.FAILED && job.error) meta.append(el("div", "reason", job.error));
   card.append(thumb, meta);
   return card;
 }
@@ -126,11 +126,11 @@ function renderJobs() {
   }
   box.replaceChildren(fragment);
   $("no-jobs").hidden = list.length > 0;
-  const failures = list.filter((j) => j.status === "failed").slice(0, 10);
+  const failures = list.filter((j) => j.status === STATUS.FAILED).slice(0, 10);
   $("failures-panel").hidden = failures.length === 0;
   $("failures").replaceChildren(...failures.map((j) => {
     const li = el("li");
-    li.append(el("b", "", j.filename || j.id.slice(0, 12)), ": ", el("span", "reason", j.error || j.error_code || "failed"));
+    li.append(el("b", "", j.filename || j.id.slice(0, 12)), ": ", el("span", "reason", j.error || j.error_code || STATUS.FAILED));
     return li;
   }));
 }

@@ -1,58 +1,55 @@
-"""Producers and readers: queue jobs (atomically, within the queue's limit), read their records, list
-them, and the figures the API reports (histograms, drain rate, bytes stored)."""
+"""Job records: queue them (atomically, within the queue's limit), read them, list them."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import keys
 from ..errors import JobNotFound, NotReplicated, QueueFull
-from ..job import Job, JobStatus
-from ..records import Histogram
-from .base import Door, now_ms
+from ..job import Job
+from ..status import JobStatus
+from .connection import now_ms
+from .part import Part
 
 ENQUEUE_CHUNK = 500
-DRAIN_STEP = 10  # seconds per drain counter
-DRAIN_WINDOW = 60  # seconds the drain rate is averaged over
 
 
-class Jobs(Door):
-    def enqueue(self, job: Job) -> Job:
-        return self.enqueue_many([job])[0]
+@dataclass
+class JobStore(Part):
+    min_replicas: int = 0  # REDIS_MIN_REPLICAS: replicas an enqueue must reach before it returns
+    replica_timeout: float = 1.0
 
-    def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
-        """Write each record and status, index it, push it and publish ``queued``: one atomic Lua script
+    def enqueue(self, jobs: Sequence[Job], max_depth: int = 0) -> list[Job]:
+        """Write each record and status, index it, push it and publish its event: one atomic Lua script
         per ``ENQUEUE_CHUNK`` jobs (a JSON argument costs far less to send than thousands of commands).
-        QueueFull, with nothing queued, when MAX_QUEUE_DEPTH would be passed."""
+        QueueFull, with nothing queued, when the queue would hold more than ``max_depth`` (0: no limit)."""
         now = now_ms()
         for job in jobs:
             job.status = JobStatus.QUEUED
             job.created_at = job.created_at or now
             job.updated_at = job.created_at
-        script = self.script("enqueue")
         for start in range(0, len(jobs), ENQUEUE_CHUNK):
             chunk = jobs[start:start + ENQUEUE_CHUNK]
-            accepted, depth = script(
-                keys=[self.settings.queue_name, self.keys.index, self.keys.stats],
-                args=[*self.common_args(), json.dumps([_entry(j) for j in chunk]), sum(j.input_bytes for j in chunk),
-                      self.keys.tenant_index_prefix, self.settings.max_queue_depth, len(jobs) if start == 0 else 0])
+            accepted, depth = self.scripts(
+                "enqueue", [self.keys.queue, self.keys.index, self.keys.stats],
+                [json.dumps([_entry(j) for j in chunk]), sum(j.input_bytes for j in chunk),
+                 self.keys.tenant_index_prefix, max_depth, len(jobs) if start == 0 else 0])
             if not accepted:
-                raise QueueFull(int(depth), self.settings.max_queue_depth, len(jobs))
+                raise QueueFull(int(depth), max_depth, len(jobs))
         self._replicated()
         return list(jobs)
 
     def _replicated(self) -> None:
         """With REDIS_MIN_REPLICAS, return only once that many replicas have the writes (Redis WAIT): a
         failover then cannot lose an acknowledged job. NotReplicated when they do not confirm in time."""
-        wanted = self.settings.redis_min_replicas
-        if wanted <= 0:
+        if self.min_replicas <= 0:
             return
-        acked = int(self.redis.wait(wanted, int(self.settings.redis_replica_timeout * 1000)))
-        if acked < wanted:
-            raise NotReplicated(acked, wanted)
+        acked = int(self.redis.wait(self.min_replicas, int(self.replica_timeout * 1000)))
+        if acked < self.min_replicas:
+            raise NotReplicated(acked, self.min_replicas)
 
     def status(self, job_id: str) -> JobStatus:
         raw = self.redis.get(keys.job_status(job_id))
@@ -86,8 +83,8 @@ class Jobs(Door):
         raw = pipe.execute()
         return [Job.from_redis(raw[2 * i], raw[2 * i + 1]) for i in range(len(ids)) if raw[2 * i] and raw[2 * i + 1]]
 
-    def list_jobs(self, status: JobStatus | None = None, limit: int = 50, scan_limit: int = 10_000,
-                  tenant: str | None = None) -> list[Job]:
+    def newest(self, status: JobStatus | None = None, limit: int = 50, scan_limit: int = 10_000,
+               tenant: str | None = None) -> list[Job]:
         """Newest first (of ``tenant`` only, when given); with ``status``, only those in that status among
         the newest ``scan_limit``."""
         index = self.keys.index if tenant is None else self.keys.tenant_index(tenant)
@@ -103,33 +100,8 @@ class Jobs(Door):
         return found[:limit]
 
     def depth(self) -> int:
-        return int(self.redis.llen(self.settings.queue_name))
-
-    def histograms(self) -> dict[str, Histogram]:
-        """``processing`` (seconds to resize a job) and ``wait`` (seconds from enqueue to start), as the
-        Lua scripts record them (see ``observe`` in lua/common.lua)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.keys.processing_time)
-        pipe.hgetall(self.keys.queue_wait)
-        processing, wait = pipe.execute()
-        return {"processing": Histogram.from_hash(processing), "wait": Histogram.from_hash(wait)}
-
-    def drain_rate(self) -> float:
-        """Jobs that ended per second over the last minute (finish.lua counts them per 10 s)."""
-        moment = int(time.time()) // DRAIN_STEP
-        counts = self.redis.mget([self.keys.drain(moment - i) for i in range(DRAIN_WINDOW // DRAIN_STEP)])
-        return sum(int(c or 0) for c in counts) / DRAIN_WINDOW
-
-    def adjust_stored_bytes(self, uploads: int = 0, outputs: int = 0) -> None:
-        """Count files removed outside the scripts (expired outputs, swept leftovers)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(self.keys.stats, "stored_upload_bytes", uploads)
-        pipe.hincrby(self.keys.stats, "stored_output_bytes", outputs)
-        pipe.execute()
-
-    def set_stored_bytes(self, uploads: int, outputs: int) -> None:
-        """Reset the counters to what is on disk (the sweeper's recount corrects any drift)."""
-        self.redis.hset(self.keys.stats, mapping={"stored_upload_bytes": uploads, "stored_output_bytes": outputs})
+        """Jobs waiting in the queue."""
+        return int(self.redis.llen(self.keys.queue))
 
 
 def _entry(job: Job) -> dict[str, Any]:

@@ -1,34 +1,20 @@
-"""What every part of the door shares: the connection, the Lua scripts and their common arguments."""
+"""The connection to Redis, and what callers catch instead of importing redis."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import redis
 from redis.sentinel import Sentinel
 
-from .. import keys
 from ..config import Settings
 
-# What callers catch instead of importing redis: Redis cannot be reached right now (worth retrying), Redis
-# is full (maxmemory with noeviction: writes are refused until records expire), any failure at all.
+# Redis cannot be reached right now (worth retrying); Redis is full (maxmemory with noeviction: writes are
+# refused until records expire); any failure at all.
 UNAVAILABLE: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
 FULL: type[Exception] = redis.exceptions.OutOfMemoryError
 FAILURE: type[Exception] = redis.RedisError
-
-Script = Callable[..., Any]
-
-
-@cache
-def lua(name: str) -> str:
-    """A script's body behind the common prelude. The ``#!lua`` line makes Redis (7+) refuse a writing
-    script up front when it is out of memory, rather than at its first write."""
-    folder = resources.files("imgqueue") / "lua"
-    return "#!lua\n" + (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
 
 
 def now_ms() -> float:
@@ -52,22 +38,3 @@ def connect(settings: Settings) -> redis.Redis:
         primary: redis.Redis = sentinel.master_for(settings.redis_sentinel_master, **options)  # type: ignore[no-untyped-call]
         return primary
     return redis.Redis.from_url(settings.redis_url, **options)
-
-
-class Door:
-    """The connection, the settings and the key names every part of the queue works with."""
-
-    redis: redis.Redis
-    settings: Settings
-    keys: keys.Keys
-    _scripts: dict[str, Script]
-
-    def script(self, name: str) -> Script:
-        """The Lua script ``lua/<name>.lua``, registered once (redis-py then calls it by its SHA)."""
-        if name not in self._scripts:
-            self._scripts[name] = self.redis.register_script(lua(name))
-        return self._scripts[name]
-
-    def common_args(self) -> list[Any]:
-        """The prelude's arguments (ARGV[1..5] of every script, see lua/common.lua)."""
-        return [repr(now_ms()), self.settings.job_ttl, self.keys.events, keys.JOB_PREFIX, keys.STATUS_SUFFIX]

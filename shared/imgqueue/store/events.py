@@ -1,11 +1,15 @@
-"""The job-events channel, for one reader (the API's event hub)."""
+"""The job-events channel: every transition, published by the Lua script that makes it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
+
+from .part import Part
 
 
 class EventSubscription:
@@ -35,3 +39,13 @@ class EventSubscription:
             self._client.close()
         except redis.RedisError:
             pass
+
+
+@dataclass
+class Events(Part):
+    connect: Callable[[], redis.Redis] | None = None  # a connection of its own for each subscription
+
+    def subscribe(self) -> EventSubscription:
+        """A subscription to every job transition, on a connection of its own."""
+        client = self.connect() if self.connect is not None else self.redis
+        return EventSubscription(client, self.keys.events)

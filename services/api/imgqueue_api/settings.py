@@ -1,0 +1,108 @@
+"""The API's own settings: gunicorn, who may call, what an upload may cost. Read once at start (by
+``gunicorn_conf`` in the master, by ``create_app`` in each worker process), frozen, failing fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imgqueue.config import Settings, check, items, setting
+
+SERVER, ACCESS, UPLOADS = "API server", "Access", "Uploads"
+AUTH_MODES = ("open", "token")
+WORKER_CLASSES = ("gevent", "gthread", "sync")
+ROLES = ("admin", "client")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class ApiSettings(Settings):
+    api_host: str = setting("127.0.0.1", "address gunicorn binds (the container image sets 0.0.0.0)", SERVER)
+    api_port: int = setting(8000, "port gunicorn binds (with compose: the port published on `API_BIND`)", SERVER)
+    api_workers: int = setting(2, "gunicorn worker processes", SERVER)
+    api_worker_class: str = setting("gevent", "gunicorn worker class: `gevent` holds many event streams cheaply; "
+                                    "`gthread` uses `API_THREADS`", SERVER)
+    api_worker_connections: int = setting(1000, "connections per gevent process", SERVER)
+    api_threads: int = setting(8, "threads per process (`gthread` only)", SERVER)
+    api_bind: str = setting("", "the address clients reach the API on when it is not `API_HOST` (compose "
+                            "publishes the port on it); open mode refuses any but a loopback address", SERVER,
+                            compose="127.0.0.1")
+
+    auth_mode: str = setting("open", "`open`: no tokens, every caller may do everything (loopback only); "
+                             "`token`: every call needs a token (`Authorization: Bearer …`)", ACCESS)
+    api_tokens: str = setting("", "tokens seeded from the environment, `tenant:role:token` separated by commas "
+                              "(role `admin` or `client`); more with `imgqueue-admin tokens create`", ACCESS,
+                              secret=True)
+    metrics_token: str = setting("", "a token that may read `/metrics` only (for Prometheus' scrape config)",
+                                 ACCESS, secret=True)
+    signing_key: str = setting("", "key of the HMAC behind signed result links and event-stream tickets; empty: "
+                               "a random key kept in Redis, shared by every API process", ACCESS, secret=True)
+    result_url_ttl: int = setting(3600, "seconds a signed result link (`resultUrl`) stays valid", ACCESS)
+    stream_ticket_ttl: int = setting(60, "seconds an event-stream ticket may be used to open a stream", ACCESS)
+    allowed_origins: str = setting("", "origins (`https://app.example.com`, comma-separated) whose pages may call "
+                                   "the API from a browser; the API's own origin always may", ACCESS)
+    allowed_hosts: str = setting("", "host names the API answers to (comma-separated, `*`: any); empty: loopback "
+                                 "names and `api` in open mode, any in token mode", ACCESS)
+
+    max_upload_bytes: int = setting(25 * 1024 * 1024, "largest file, in bytes", UPLOADS)
+    max_request_bytes: int = setting(200 * 1024 * 1024, "largest request, in bytes (`POST /jobs` carries several "
+                                     "files)", UPLOADS)
+    max_files_per_request: int = setting(50, "most files in one `POST /jobs`", UPLOADS)
+    max_queue_depth: int = setting(10_000, "jobs the queue may hold; an upload past it gets 503 `queue_full` with "
+                                   "`Retry-After` (0: no limit)", UPLOADS, zero_ok=True)
+    upload_rate_limit: int = setting(6000, "uploads a tenant (a client address in open mode) may make per "
+                                     "`UPLOAD_RATE_WINDOW`; past it, 429 with `Retry-After` (0: no limit)", UPLOADS,
+                                     zero_ok=True)
+    upload_rate_window: float = setting(60.0, "seconds of the upload rate limit's sliding window", UPLOADS)
+    max_streams_per_client: int = setting(16, "event streams one tenant (client address in open mode) may hold "
+                                          "open per API process; past it, 429", UPLOADS)
+    body_read_timeout: float = setting(60.0, "seconds an upload's body may take to arrive; past it, 408", UPLOADS)
+    min_free_disk_bytes: int = setting(256 * 1024 * 1024, "free space the upload folder must keep; below it, "
+                                       "uploads get 507 before their body is stored (0: no check)", UPLOADS,
+                                       zero_ok=True)
+    default_width: int = setting(300, "width used when an upload gives neither width nor height", UPLOADS)
+    default_height: int = setting(300, "height used when an upload gives neither width nor height", UPLOADS)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.api_worker_class in WORKER_CLASSES, "API_WORKER_CLASS", f"must be {', '.join(WORKER_CLASSES)}")
+        check(self.auth_mode in AUTH_MODES, "AUTH_MODE", "must be open or token")
+        check(all(_seed_ok(item) for item in items(self.api_tokens)), "API_TOKENS",
+              "entries must be tenant:role:token with role admin or client and a token of 16 or more characters")
+        check(self.metrics_token == "" or len(self.metrics_token) >= 16, "METRICS_TOKEN", "must be 16+ characters")
+
+    @property
+    def seeded_tokens(self) -> list[tuple[str, str, str]]:
+        """``API_TOKENS`` as (tenant, role, token) triples."""
+        return [(t, r, tok) for t, r, tok in (item.split(":", 2) for item in items(self.api_tokens))]
+
+    @property
+    def public_address(self) -> str:
+        """Where clients reach the API: ``API_BIND`` when set, else the address gunicorn binds."""
+        return self.api_bind or self.api_host
+
+    @property
+    def exposed(self) -> bool:
+        """True when the API is reachable from beyond this machine."""
+        return self.public_address not in LOOPBACK and not self.public_address.startswith("127.")
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.rstrip("/") for o in items(self.allowed_origins))
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Host names the API answers to; empty means any."""
+        hosts = frozenset(h.lower() for h in items(self.allowed_hosts))
+        if "*" in hosts or (not hosts and self.auth_mode == "token"):
+            return frozenset()
+        return hosts or frozenset({*LOOPBACK, "api"})
+
+    @property
+    def connections(self) -> int:
+        """Requests one process serves at once."""
+        return self.api_worker_connections if self.api_worker_class == "gevent" else self.api_threads
+
+
+def _seed_ok(item: str) -> bool:
+    parts = item.split(":", 2)
+    return len(parts) == 3 and parts[0] != "" and parts[1] in ROLES and len(parts[2]) >= 16

@@ -1,0 +1,76 @@
+"""The one door into Redis: small stores, one concept each, composed behind ``Store``.
+
+* ``jobs``: job records: queue them (record, status and ``LPUSH`` in one Lua script, so no worker can see
+  an id whose record does not exist yet, refused whole at the queue's limit), read them, list them;
+* ``runs``: a worker's side of a job: claim (``BLMOVE`` into its own processing list, then start.lua)
+  and record outcomes (finish.lua only moves a job forward, by ``status.NEXT``, and may claim the next
+  jobs in the same round trip);
+* ``workers``: the registry and heartbeats; ``recovery``: due retries back to the queue, dead workers'
+  jobs back to its head (or failed after ``MAX_LOST``); ``chores``: periodic work one process does for all;
+* ``tokens`` (tenants' API tokens), ``allowances`` (rate limits), ``secrets`` (shared by the API
+  processes), ``events`` (the transitions channel), ``counters`` (what the API reports).
+
+Key names come from ``keys.py``, statuses from ``status.py``; nothing else in imgqueue touches Redis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from .. import keys
+from ..config import Settings
+from .allowances import Allowance, Allowances
+from .chores import Chores
+from .connection import FAILURE, FULL, UNAVAILABLE, connect, now_ms
+from .counters import Counters, Histogram
+from .events import Events, EventSubscription
+from .jobs import JobStore
+from .recovery import DeadWorker, Recovered, Recovery
+from .runs import Outcome, Recorded, Runs
+from .scripts import Scripts
+from .secrets import SharedSecrets
+from .tokens import TokenRecord, TokenStore
+from .workers import WorkerRegistry, WorkerState
+
+__all__ = ["FAILURE", "FULL", "UNAVAILABLE", "Allowance", "DeadWorker", "EventSubscription", "Histogram",
+           "Outcome", "Recorded", "Recovered", "Store", "TokenRecord", "WorkerState", "connect", "now_ms"]
+
+
+class Store:
+    """Every store of one queue, on one connection pool."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.redis = client
+        self.settings = settings
+        self.keys = keys.Keys(settings.queue_name)
+        parts: dict[str, Any] = {"redis": client, "keys": self.keys,
+                                 "scripts": Scripts(client, self.keys, settings.job_ttl)}
+        self.jobs = JobStore(**parts, min_replicas=settings.redis_min_replicas,
+                             replica_timeout=settings.redis_replica_timeout)
+        self.runs = Runs(**parts, output_ttl=settings.output_ttl)
+        self.workers = WorkerRegistry(**parts)
+        self.recovery = Recovery(**parts)
+        self.chores = Chores(**parts)
+        self.counters = Counters(**parts)
+        self.tokens = TokenStore(**parts)
+        self.allowances = Allowances(**parts)
+        self.secrets = SharedSecrets(**parts)
+        self.events = Events(**parts, connect=lambda: connect(settings))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """A store with its own Redis connection pool."""
+        return cls(connect(settings), settings)
+
+    def stats(self) -> dict[str, int]:
+        """Counters, queue depth, delayed retries, jobs in progress and live workers."""
+        return self.counters.stats(self.workers.all())
+
+    def ping(self) -> None:
+        """Raise redis.ConnectionError (or TimeoutError) unless Redis answers."""
+        self.redis.ping()
+
+    def close(self) -> None:
+        self.redis.close()
