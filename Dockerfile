@@ -66,15 +66,15 @@ HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 CMD ["imgq
 CMD ["imgqueue-worker"]
 
 # The bundled S3 server (make up STORAGE=s3): rclone serve s3, which checks request signatures. A bucket is
-# a folder of /data.
+# a folder of /data. Its key reaches rclone through its environment (RCLONE_AUTH_KEY), not its command line.
 FROM runtime AS objectstore
 COPY --from=objectstore-venv /opt/venv /opt/venv
 ENV BUCKET=imgqueue
 EXPOSE 9000
 HEALTHCHECK --interval=3s --timeout=3s --start-period=5s --retries=10 \
   CMD ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 9000), 2)"]
-ENTRYPOINT ["sh", "-c", "mkdir -p \"/data/$BUCKET\" && exec rclone serve s3 --addr :9000 --vfs-cache-mode off \
-  --auth-key \"$AWS_ACCESS_KEY_ID,$AWS_SECRET_ACCESS_KEY\" /data"]
+ENTRYPOINT ["sh", "-c", "mkdir -p \"/data/$BUCKET\" && RCLONE_AUTH_KEY=\"\\\"$AWS_ACCESS_KEY_ID,$AWS_SECRET_ACCESS_KEY\\\"\" \
+  exec rclone serve s3 --addr :9000 --vfs-cache-mode off /data"]
 
 FROM runtime AS tester
 COPY --from=tester-venv /opt/venv /opt/venv

@@ -123,7 +123,7 @@ class DemoStack:
     def start(self) -> DemoStack:
         for sub in ("uploads", "output", "redis"):
             (self.data / sub).mkdir(parents=True, exist_ok=True)
-        redis_proc, self.redis_url = start_redis(workdir=self.data / "redis", log=devnull())
+        redis_proc, self.redis_url = start_redis(workdir=self.data / "redis", log=devnull(), password=False)
         self.procs.append(redis_proc)
         port = free_port()
         api = Proc("sharp-api", ["node", "api.js"], env={**self.env(), "PORT": str(port)}, cwd=self.folder,

@@ -86,22 +86,33 @@ build_wheelhouse() {
   touch "$stamp"
 }
 
-write_env() {
-  local kept="" password
-  [ -f "$ENV_FILE" ] && kept=$(sed "/^$BEGIN\$/,/^$END\$/d" "$ENV_FILE")
-  # Redis' password: the user's own, else the one written before, else a new random one.
+# Redis' password, in a file the stack hands to Redis, the API and the workers as a secret (never on a
+# command line, never in a container's environment): the one written before, else the user's own
+# REDIS_PASSWORD (or the one 0.1 wrote into .env), else a new random one.
+write_redis_secret() {
+  local secret=${REDIS_PASSWORD_SECRET:-secrets/redis_password} password
+  if [ -s "$secret" ]; then return; fi
   password=$(user_value REDIS_PASSWORD)
   if [ -z "$password" ] && [ -f "$ENV_FILE" ]; then
     password=$(sed -n "/^$BEGIN\$/,/^$END\$/s/^REDIS_PASSWORD=//p" "$ENV_FILE" | tail -n 1)
   fi
   [ -n "$password" ] || password=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+  mkdir -p "$(dirname "$secret")"
+  chmod 700 "$(dirname "$secret")"
+  (umask 022; printf '%s\n' "$password" > "$secret")  # readable by the containers' user; its folder is not
+  say "wrote Redis' password into $secret"
+}
+
+write_env() {
+  local kept=""
+  [ -f "$ENV_FILE" ] && kept=$(sed "/^$BEGIN\$/,/^$END\$/d" "$ENV_FILE")
+  write_redis_secret
   local s3_secret=""
   [ -f "$ENV_FILE" ] && s3_secret=$(sed -n "/^$BEGIN\$/,/^$END\$/s/^AWS_SECRET_ACCESS_KEY=//p" "$ENV_FILE" | tail -n 1)
   [ -n "$s3_secret" ] || s3_secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   {
     [ -n "$kept" ] && printf '%s\n' "$kept"
     printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n' "$BEGIN" "$1" "$2" "$3"
-    [ -n "$(user_value REDIS_PASSWORD)" ] || printf 'REDIS_PASSWORD=%s\n' "$password"
     # Credentials of the bundled object store (make up STORAGE=s3), unless you set your own.
     [ -n "$(user_value AWS_ACCESS_KEY_ID)" ] || printf 'AWS_ACCESS_KEY_ID=imgqueue\n'
     [ -n "$(user_value AWS_SECRET_ACCESS_KEY)" ] || printf 'AWS_SECRET_ACCESS_KEY=%s\n' "$s3_secret"

@@ -220,3 +220,17 @@ def test_job_record_fields(client: FlaskClient, settings: StackSettings) -> None
     assert record["attempts"] == 1 and record["worker"] == worker.id
     assert (record["output_width"], record["output_height"], record["output_format"]) == (100, 100, "jpeg")
     assert record["output_bytes"] == Path(record["output_path"]).stat().st_size
+
+
+def test_every_error_code_of_the_core_has_an_http_status() -> None:
+    """A refusal the core can raise never reaches a client as a 500 for want of a mapping."""
+    from imgqueue import errors
+    from imgqueue_api.errors import HTTP_STATUS
+
+    internal = {"error", "config_error", "transient_error", "time_limit_exceeded", "input_missing", "object_missing"}
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
+
+    codes = {c.code for c in subclasses(errors.ImgqueueError) if c.__module__ == errors.__name__}
+    assert codes - internal <= set(HTTP_STATUS), sorted(codes - internal - set(HTTP_STATUS))

@@ -119,7 +119,7 @@ def test_signed_result_link_without_a_header(secured: LocalStack) -> None:
     job_id = done_job(acme)
     link = acme.job(job_id)["resultUrl"]
     query = dict(parse_qsl(urlsplit(link).query))
-    assert set(query) == {"expires", "sig"}
+    assert set(query) == {"expires", "by", "sig"}, "the link names the token it was made for (revocation ends it)"
     resp = requests.get(secured.url + link, timeout=10)
     assert resp.status_code == 200 and resp.headers["content-type"] == "image/jpeg"
     cache = resp.headers["Cache-Control"]
@@ -187,9 +187,13 @@ def test_open_mode_refuses_a_public_bind(settings: StackSettings) -> None:
     assert "AUTH_MODE=open" in result.stderr and "0.0.0.0" in result.stderr and "AUTH_MODE=token" in result.stderr
 
 
-def test_token_mode_starts_on_a_public_bind(local: LocalStack) -> None:
-    local.settings = local.settings.with_overrides(auth_mode="token", api_bind="0.0.0.0",
-                                                   api_tokens=f"acme:client:{ACME}")
+def test_token_mode_starts_on_a_public_bind_with_the_hosts_it_answers_to(local: LocalStack) -> None:
+    public = local.settings.with_overrides(auth_mode="token", api_bind="0.0.0.0", api_tokens=f"acme:client:{ACME}",
+                                           api_port=free_port(), allowed_hosts="127.0.0.1")
+    env = {**os.environ, **public.to_env(), "ALLOWED_HOSTS": ""}
+    refused = subprocess.run(Service.API.argv(), env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "ALLOWED_HOSTS must name the hosts" in refused.stderr
+    local.settings = public
     local.start_api()
     assert requests.get(f"{local.url}/readyz", timeout=10).status_code == 200
     assert local.client_with(ACME).me()["tenant"] == "acme"
@@ -220,3 +224,35 @@ def test_a_public_route_sees_an_anonymous_caller(settings: StackSettings) -> Non
     with app.test_request_context("/healthz"):
         app.preprocess_request()
         assert auth.current() is auth.ANONYMOUS  # ...but one that never passed an access check is nobody
+
+
+def test_revoking_a_token_ends_what_it_signed_and_its_open_streams(secured: LocalStack) -> None:
+    created = admin(secured.settings, "tokens", "create", "--tenant", "ops2", "--role", "admin")
+    token = created.stdout.strip().splitlines()[-1]
+    ops = secured.client_with(token)
+    job_id = done_job(ops)
+    link = ops.job(job_id)["resultUrl"]
+    assert requests.get(f"{secured.url}{link}", timeout=10).status_code == 200
+    ticket = ops._json("POST", "/events/ticket")["ticket"]
+    with requests.get(f"{secured.url}/events", headers={"Authorization": f"Bearer {token}"}, stream=True,
+                      timeout=30) as stream:
+        assert stream.status_code == 200
+        token_id = next(line.split()[0] for line in admin(secured.settings, "tokens", "list").stdout.splitlines()
+                        if "ops2" in line)
+        assert admin(secured.settings, "tokens", "revoke", token_id).returncode == 0
+        t0 = time.monotonic()
+        events = [line for line in stream.iter_lines(decode_unicode=True) if line.startswith("event:")]
+        assert events[-1] == "event: revoked", "an admin's open stream ends once its token is revoked"
+        assert time.monotonic() - t0 < 10
+    gone = requests.get(f"{secured.url}{link}", timeout=10)
+    assert gone.status_code == 403 and gone.json()["error"]["code"] == "link_revoked"
+    assert requests.get(f"{secured.url}/events", params={"ticket": ticket}, timeout=10).status_code == 401
+
+
+def test_a_seeded_token_can_be_revoked_too(secured: LocalStack) -> None:
+    listing = admin(secured.settings, "tokens", "list").stdout
+    acme_id = next(line.split()[0] for line in listing.splitlines() if line.split()[1:2] == ["acme"])
+    assert "(seeded)" in listing
+    assert admin(secured.settings, "tokens", "revoke", acme_id).returncode == 0
+    assert status_of(secured.client_with(ACME).me) == 401
+    assert status_of(secured.client_with(GLOBEX).me) == 200

@@ -327,3 +327,19 @@ def test_libvips_errors_become_image_errors() -> None:
         resize_bytes(data[: len(data) // 2], ResizeSpec(100, 100), engine="vips")
     with pytest.raises(NotAnImage):
         resize_bytes(b"text" * 100, ResizeSpec(100, 100), engine="vips")
+
+
+@vips_only
+def test_libvips_takes_only_the_loaders_imgqueue_routes_to_it() -> None:
+    """A second line behind Pillow: libvips' untrusted loaders and every loader but JPEG, PNG and WebP are
+    blocked, so no bytes can reach another libvips loader (a TIFF, a GIF, a PDF...)."""
+    pyvips = vips._pyvips()
+    for fmt in ("GIF", "TIFF", "BMP"):
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 24), (10, 20, 30)).save(buf, fmt)
+        with pytest.raises(pyvips.Error):
+            pyvips.Image.thumbnail_buffer(buf.getvalue(), 16)
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 24), (10, 20, 30)).save(buf, fmt)
+        assert pyvips.Image.thumbnail_buffer(buf.getvalue(), 16).width == 16

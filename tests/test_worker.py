@@ -218,3 +218,30 @@ def test_a_job_queued_by_the_previous_version_is_read_and_done(
     with Image.open(settings.output_dir / f"{job_id}.jpg") as out:
         assert out.size == (100, 60)
     assert not upload.exists()
+
+
+def test_a_sigterm_to_the_whole_process_group_stops_every_worker_quickly(store: Store, local: LocalStack) -> None:
+    """An init system, or `kill -TERM -<pgid>`, signals every process at once: a worker process hears the
+    signal twice (from the group, then from its supervisor) and must not deadlock on the second."""
+    for _ in range(2):
+        proc = local.start_workers(concurrency=2)
+        local.wait_workers(2)
+        time.sleep(0.3)  # idle in their blocking fetch, where the two signals land
+        proc.signal(signal.SIGTERM)  # the process group: supervisor and children alike
+        assert proc.popen.wait(12) == 0  # type: ignore[union-attr]
+        assert store.workers.all() == [], "every worker process unregistered on its way out"
+        local.workers.remove(proc)
+
+
+def test_a_second_stop_signal_never_waits_on_a_lock(settings: StackSettings) -> None:
+    """The second signal can land inside the first one's handler, in ``Event.set``, which holds the event's
+    (non-reentrant) lock: the handler must return without taking it, or the process hangs until killed."""
+    from imgqueue_worker import Worker
+
+    worker = Worker(settings)
+    worker._on_stop_signal(signal.SIGTERM, None)
+    with worker.stopping._cond:  # type: ignore[attr-defined]  # as if the first handler were interrupted there
+        second = threading.Thread(target=worker._on_stop_signal, args=(signal.SIGTERM, None), daemon=True)
+        second.start()
+        second.join(2)
+        assert not second.is_alive(), "the second signal's handler waited on the lock its interrupted first held"

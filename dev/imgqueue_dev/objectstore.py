@@ -3,6 +3,7 @@ wheel), which checks every request's signature. Not a mock: the same server the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -44,9 +45,10 @@ def start_objectstore(root: Path | None = None, port: int = 0, access_key: str =
     folder = root or Path(tempfile.mkdtemp(prefix="imgqueue-s3-"))
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    argv = [rclone(), "serve", "s3", "--auth-key", f"{access_key},{secret_key}", "--addr", f"127.0.0.1:{port}",
-            "--vfs-cache-mode", "off", str(folder)]
-    proc = Proc("objectstore", argv, log=log).start()
+    argv = [rclone(), "serve", "s3", "--addr", f"127.0.0.1:{port}", "--vfs-cache-mode", "off", str(folder)]
+    # The key through the environment, not the command line; rclone reads a list flag's variable as CSV.
+    env = {**os.environ, "RCLONE_AUTH_KEY": f'"{access_key},{secret_key}"'}
+    proc = Proc("objectstore", argv, env=env, log=log).start()
 
     def listening() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):

@@ -38,6 +38,7 @@ class Proc:
     env: Mapping[str, str] | None = None
     cwd: Path | None = None
     log: IO[bytes] | None = None
+    stop_signal: int = signal.SIGTERM  # what ``stop`` sends first (gunicorn: SIGINT for a quick shutdown)
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> Proc:
@@ -59,11 +60,13 @@ class Proc:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signum)
 
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM the process group, wait up to ``timeout``, then SIGKILL it. Closes its log."""
+    def stop(self, timeout: float = 20.0, signalled: bool = False) -> int | None:
+        """Send ``stop_signal`` to the process group (unless ``signalled`` already), wait up to ``timeout``,
+        then SIGKILL it. Closes its log."""
         if self.popen is None:
             return None
-        self.signal(signal.SIGTERM)
+        if not signalled:
+            self.signal(self.stop_signal)
         try:
             code = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:

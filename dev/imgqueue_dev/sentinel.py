@@ -77,7 +77,7 @@ def start_failover(folder: Path | None = None, down_after_ms: int = 1000) -> Fai
     folder = folder or Path(tempfile.mkdtemp(prefix="imgqueue-failover-"))
     ports = {"primary": free_port()}
     primary, _ = start_redis(ports["primary"], folder / "primary", False, _log(folder, "primary"),
-                             "--repl-diskless-sync-delay", "0")
+                             "--repl-diskless-sync-delay", "0", password=False)
     replicas, relays = [], []
     for i in range(2):
         port = ports[f"replica{i}"] = free_port()
@@ -85,7 +85,8 @@ def start_failover(folder: Path | None = None, down_after_ms: int = 1000) -> Fai
         relay.start()
         relays.append(relay)
         replicas.append(start_redis(port, folder / f"replica{i}", False, _log(folder, f"replica{i}"), "--replicaof",
-                                    "127.0.0.1", str(relay.port), "--replica-announce-ip", "127.0.0.1")[0])
+                                    "127.0.0.1", str(relay.port), "--replica-announce-ip", "127.0.0.1",
+                                    password=False)[0])
     sentinels = []
     for i in range(3):
         port = ports[f"sentinel{i}"] = free_port()

@@ -4,7 +4,9 @@ harness behind ``make dev``, the tests and the benchmarks (``compose.py`` is its
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -42,23 +44,29 @@ class Service(str, Enum):
 
 
 def start_redis(port: int = 0, workdir: Path | None = None, appendonly: bool = False,
-                log: IO[bytes] | None = None, *extra: str) -> tuple[Proc, str]:
+                log: IO[bytes] | None = None, *extra: str, password: bool = True) -> tuple[Proc, str]:
     """Start ``redis-server`` from PATH on ``port`` (0: a free one), with ``extra`` arguments; returns it and
-    its URL."""
+    its URL. ``password``: a random one, from a config file of its own (never on the command line), and in
+    the URL."""
     port = port or free_port()
     folder = workdir or Path(tempfile.mkdtemp(prefix="imgqueue-redis-"))
     folder.mkdir(parents=True, exist_ok=True)
-    argv = Service.REDIS.argv("--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-                              "--appendonly", "yes" if appendonly else "no", "--protected-mode", "no", *extra)
+    secret = secrets.token_hex(16) if password else ""
+    conf = folder / "redis.conf"
+    conf.touch(mode=0o600)
+    conf.write_text(f"requirepass {secret}\n" if secret else "")
+    argv = Service.REDIS.argv(str(conf), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save",
+                              "", "--appendonly", "yes" if appendonly else "no", "--protected-mode", "no", *extra)
     proc = Proc(Service.REDIS.value, argv, log=log).start()
+    auth = f"AUTH {secret}\r\n".encode() if secret else b""
 
     def ping() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
+            s.sendall(auth + b"PING\r\n")
+            return b"+PONG" in s.recv(64)
 
     wait_until(ping, 15, "redis-server", ignoring=(OSError,))
-    return proc, f"redis://127.0.0.1:{port}/0"
+    return proc, f"redis://{f':{secret}@' if secret else ''}127.0.0.1:{port}/0"
 
 
 class LocalStack:
@@ -86,7 +94,9 @@ class LocalStack:
     def start_api(self, port: int = 0, processes: int = 2, timeout: float = 30) -> Proc:
         port = port or free_port()
         env = self.env(api_host="127.0.0.1", api_port=port, api_workers=processes)
-        api = Proc(Service.API.value, Service.API.argv(), env=env, log=self._log("api")).start()
+        # SIGINT: gunicorn's quick shutdown (SIGTERM waits out every keep-alive connection, seconds each).
+        api = Proc(Service.API.value, Service.API.argv(), env=env, log=self._log("api"),
+                   stop_signal=signal.SIGINT).start()
         self.api, self.url = api, f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{self.url}/readyz") or not api.alive(), timeout, "the API")
         if not api.alive():
@@ -121,10 +131,15 @@ class LocalStack:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("worker-*.log")))
 
     def stop(self) -> None:
-        self.stop_workers()
-        for proc in [self.api, *self.others]:
-            if proc is not None:
-                proc.stop()
+        """Every process: told to stop all at once (workers finish their job meanwhile), then waited for."""
+        procs = [p for p in (*self.workers, self.api) if p is not None]
+        for proc in procs:
+            proc.signal(proc.stop_signal)
+        for proc in procs:
+            proc.stop(signalled=True)
+        for proc in self.others:
+            proc.stop()
+        self.workers.clear()
         self.api = None
 
     def _log(self, name: str) -> IO[bytes] | None:

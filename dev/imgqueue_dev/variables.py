@@ -52,6 +52,9 @@ COMPOSE_VARIABLES = (
     _compose("REDIS_MAXMEMORY", "256mb", "Redis' memory ceiling; when full, uploads get 503 `store_full` (no job "
              "is ever evicted)"),
     _compose("REDIS_MEM_LIMIT", "512m", "memory limit of the Redis container"),
+    _compose("REDIS_PASSWORD_SECRET", "./secrets/redis_password", "the file holding Redis' password, handed to "
+             "Redis, the API and the workers as a secret (`make images` writes a random one; set `REDIS_PASSWORD` "
+             "before it runs for your own)"),
     _compose("API_MEM_LIMIT", "1g", "memory limit of the API container"),
     _compose("API_TMP_SIZE", "512m", "size of the API container's /tmp (in memory), where uploads are spooled "
              "while they arrive"),

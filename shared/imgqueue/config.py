@@ -23,6 +23,8 @@ S = TypeVar("S", bound="Settings")
 
 REDIS, FILES, LIMITS, LIFETIMES, LOGGING = "Redis", "Files", "Image limits", "Lifetimes", "Logging"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Words of the example values people copy (.env.example, the Kubernetes base): a secret holding one is refused.
+PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replaceme", "placeholder", "example")
 
 
 def setting(default: Any, doc: str, group: str, *, secret: bool = False, compose: str | None = None,
@@ -40,8 +42,11 @@ class Settings:
 
     redis_url: str = setting("redis://localhost:6379/0", "Redis connection (`redis://[user:password@]host:port/db`)",
                              REDIS)
-    redis_password: str = setting("", "Redis password, when not in `REDIS_URL` (compose: required; `make images` "
-                                  "writes a random one into .env)", REDIS, secret=True)
+    redis_password: str = setting("", "Redis password, when not in `REDIS_URL` or `REDIS_PASSWORD_FILE`", REDIS,
+                                  secret=True)
+    redis_password_file: str = setting("", "a file holding the Redis password (compose: `/run/secrets/"
+                                       "redis_password`, written by `make images`; kept out of the environment and "
+                                       "of every command line)", REDIS)
     redis_sentinels: str = setting("", "Redis Sentinel addresses (`host:port,host:port,…`): when set, the primary "
                                    "is found through them and followed after a failover (`REDIS_URL`'s host is "
                                    "then unused)", REDIS)
@@ -73,7 +78,14 @@ class Settings:
                                      "default); an animation's frames count together", LIMITS)
     max_output_dimension: int = setting(Limits.max_dimension, "largest `width` or `height` a client may ask for",
                                         LIMITS)
-    max_frames: int = setting(Limits.max_frames, "most frames in an animated GIF or WebP", LIMITS)
+    max_frames: int = setting(Limits.max_frames, "most frames in an animation (GIF, WebP, PNG, AVIF), pages in a "
+                              "TIFF or images in an MPO; each frame's own size counts against the pixel limits",
+                              LIMITS)
+    max_metadata_segments: int = setting(Limits.max_metadata_segments, "most metadata chunks, segments or extension "
+                                         "blocks in one file (text, EXIF, XMP, ICC, comments...); past it, 422 "
+                                         "`too_much_metadata`, found before any pixel is decoded", LIMITS)
+    max_metadata_bytes: int = setting(Limits.max_metadata_bytes, "most bytes of metadata in one file; past it, 422 "
+                                      "`too_much_metadata`", LIMITS)
 
     job_ttl: int = setting(7 * 24 * 3600, "seconds a job record is kept after its last change (7 days)", LIFETIMES)
     output_ttl: int = setting(7 * 24 * 3600, "seconds an output is kept after its job is done; then its result "
@@ -92,11 +104,29 @@ class Settings:
         check(all(item.rpartition(":")[2].isdigit() for item in items(self.redis_sentinels)), "REDIS_SENTINELS",
               "entries must be host:port")
         check(self.log_level.upper() in LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+        for f in fields(self):
+            if f.metadata["secret"]:
+                check(not placeholder(getattr(self, f.name)), f.name.upper(), "holds an example value "
+                      "(change-me...): set a secret of your own")
+        check(not self.redis_password_file or os.access(self.redis_password_file, os.R_OK), "REDIS_PASSWORD_FILE",
+              f"names a file this process cannot read: {self.redis_password_file}")
+
+    @property
+    def password(self) -> str:
+        """Redis' password: REDIS_PASSWORD, or what REDIS_PASSWORD_FILE holds ('' for none)."""
+        if self.redis_password or not self.redis_password_file:
+            return self.redis_password
+        return Path(self.redis_password_file).read_text().strip()
+
+    @property
+    def redis_has_password(self) -> bool:
+        return bool(self.redis_password or self.redis_password_file or "@" in self.redis_url)
 
     @property
     def limits(self) -> Limits:
         """What an image and a resize may cost, for the probe and the engines."""
-        return Limits(self.max_input_pixels, self.max_frames, self.max_output_dimension, self.max_output_pixels)
+        return Limits(self.max_input_pixels, self.max_frames, self.max_output_dimension, self.max_output_pixels,
+                      self.max_metadata_segments, self.max_metadata_bytes)
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:
@@ -149,6 +179,11 @@ def usable_cpus() -> int:
     except (OSError, ValueError):
         pass
     return max(1, count)
+
+
+def placeholder(value: object) -> bool:
+    """Whether a secret is one of the example values people copy rather than a secret."""
+    return isinstance(value, str) and any(word in value.lower() for word in PLACEHOLDERS)
 
 
 def items(text: str) -> list[str]:

@@ -60,6 +60,12 @@ class TooManyFrames(ImageError):
     code = "too_many_frames"
 
 
+class TooMuchMetadata(ImageError):
+    """More metadata chunks, segments or bytes than MAX_METADATA_SEGMENTS or MAX_METADATA_BYTES allow."""
+
+    code = "too_much_metadata"
+
+
 class OutputTooLarge(ImageError):
     """What the spec asks of this image is more than the output pixel limit allows."""
 

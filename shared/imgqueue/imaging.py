@@ -22,7 +22,7 @@ from PIL import Image, ImageCms, ImageOps, ImageSequence, features
 
 from . import vips
 from .geometry import Geometry, compute_geometry
-from .probe import ImageInfo, Source, check_header, check_work, decode_errors, open_image, probe
+from .probe import ImageInfo, Source, check_work, decode_errors, inspect, probe
 from .spec import (
     ALPHA_OUTPUTS,
     ANIMATED_OUTPUTS,
@@ -160,14 +160,13 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
     """
     spec.validate(limits, output_formats())
     with decode_errors():
-        im = open_image(src)
-        info = check_header(im, limits)
+        im, info = inspect(src, limits)
         out_fmt = output_format_for(info.format, spec, output_formats())
         check_work(info, spec, out_fmt, limits)
         geo = compute_geometry(info.width, info.height, spec)
         if engine_for(engine, info, out_fmt) == "vips":
             im.close()
-            return _write_vips(_as_bytes(src), dst, geo, spec, out_fmt, upright=info.orientation in (0, 1))
+            return _write_vips(_as_bytes(src), dst, geo, spec, out_fmt, info)
         if info.frames > 1 and out_fmt in ANIMATED_OUTPUTS:
             frames, opts = _render_animation(im, geo, spec, out_fmt)
         else:
@@ -180,8 +179,8 @@ def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits 
 
 
 def _write_vips(data: bytes, dst: Path | IO[bytes], geo: Geometry, spec: ResizeSpec, out_fmt: str,
-                upright: bool) -> ResizeResult:
-    encoded, width, height = vips.render(data, geo, spec, out_fmt, upright)
+                info: ImageInfo) -> ResizeResult:
+    encoded, width, height = vips.render(data, geo, spec, out_fmt, info.orientation in (0, 1), info.format)
     if isinstance(dst, Path):
         dst.write_bytes(encoded)
     else:

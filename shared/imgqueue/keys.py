@@ -53,6 +53,11 @@ class Keys:
         return f"{PREFIX}:{self.queue}:tokens"
 
     @property
+    def revoked(self) -> str:
+        """Set of the ids of revoked tokens (stored or seeded): what they signed stops working too."""
+        return f"{PREFIX}:{self.queue}:revoked"
+
+    @property
     def secrets(self) -> str:
         """Hash of secrets the API processes share (the signing key, when not set in the settings)."""
         return f"{PREFIX}:{self.queue}:secrets"

@@ -1,10 +1,12 @@
 """What an input is and what it would cost, from its header: no pixel is decoded here.
 
 Only the formats imgqueue decodes are ever parsed (``Image.open(..., formats=...)``); another format is
-named from its magic bytes alone. Frames are counted with an early stop, so a million-frame GIF costs as
-much as one over the limit. ``check_work`` bounds what a resize may produce, animations summed over their
-frames, input and output alike (as imgproxy's resolution limits do). Any exception a decoder raises on
-hostile input becomes an ImageError with a code, never anything else.
+named from its magic bytes alone. Before Pillow reads a file, its structure is walked from the bytes
+(``layout``): every frame's own extent, every page, every metadata chunk, with an early stop, so a
+million-frame GIF or a million-chunk PNG costs as much as one just over the limit. ``check_work`` bounds
+what a resize may produce, animations summed over their frames, input and output alike (as imgproxy's
+resolution limits do). Any exception a decoder raises on hostile input becomes an ImageError with a
+code, never anything else.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ from .errors import (
     UnsupportedFormat,
 )
 from .geometry import compute_geometry
+from .layout import Budget, Layout, jpeg_frames, walk
 from .spec import ANIMATED_OUTPUTS, Limits, ResizeSpec
 
 Source = bytes | Path | IO[bytes]
 # The formats we decode, by Pillow's plugin names (MPO arrives through the JPEG plugin).
 OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
 INPUT_FORMATS = frozenset({*OPEN_FORMATS, "MPO"})
-_WALKED = frozenset({"GIF", "TIFF"})  # formats whose frame count is found by walking the file
 ORIENTATION_TAG = 0x0112
 _SNIFF = 64  # bytes of the header that name a format
 
@@ -116,25 +118,27 @@ def orientation(im: Image.Image) -> int:
     return int(im.getexif().get(ORIENTATION_TAG, 1))
 
 
-def count_frames(im: Image.Image, stop: int) -> int:
-    """Frames of ``im``, counted no further than ``stop`` (GIF and TIFF are walked frame by frame without
-    decoding; the other formats say it in their header)."""
-    if im.format not in _WALKED:
-        return int(getattr(im, "n_frames", 1))
-    frames = 1
+def budget(limits: Limits) -> Budget:
+    return Budget(limits.max_frames, limits.max_pixels, limits.max_metadata_segments, limits.max_metadata_bytes)
+
+
+def inspect(src: Source, limits: Limits) -> tuple[Image.Image, ImageInfo]:
+    """Open an image and check it against ``limits`` from its headers alone: its structure walked from the
+    bytes first (every frame's extent, its metadata), so that Pillow never parses a file over a limit;
+    then the format, the size, the frames. The caller closes the image."""
+    layout = walk(src, budget(limits))
+    im = open_image(src)
     try:
-        while frames < stop:
-            im._seek(frames, False) if im.format == "GIF" else im._seek(frames)  # type: ignore[attr-defined]
-            frames += 1
-    except EOFError:
-        pass
-    im._seek(0, False) if im.format == "GIF" else im._seek(0)  # type: ignore[attr-defined]
-    return frames
+        return im, check_header(im, limits, layout, src)
+    except BaseException:
+        im.close()
+        raise
 
 
-def check_header(im: Image.Image, limits: Limits) -> ImageInfo:
+def check_header(im: Image.Image, limits: Limits, layout: Layout | None, src: Source) -> ImageInfo:
     """Format, size and frames within the limits: a frame over MAX_INPUT_PIXELS, too many frames, or all
-    frames together over MAX_INPUT_PIXELS are refused."""
+    frames together over MAX_INPUT_PIXELS are refused. ``layout``: the walk of the file's structure, where
+    its format has one; the other formats' frames are counted through Pillow's header readers."""
     fmt = im.format or "?"
     if fmt not in INPUT_FORMATS:
         raise UnsupportedFormat(f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF")
@@ -142,24 +146,38 @@ def check_header(im: Image.Image, limits: Limits) -> ImageInfo:
     if pixels > limits.max_pixels or (Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS):
         limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
         raise TooManyPixels(f"image has {im.width}x{im.height} = {pixels} pixels, more than the limit of {limit}")
-    frames = count_frames(im, min(limits.max_frames, limits.max_pixels // max(1, pixels)) + 1)
-    if frames > limits.max_frames:
-        raise TooManyFrames(f"animation has more than {limits.max_frames} frames (the limit)")
-    if frames * pixels > limits.max_pixels:
-        raise TooManyPixels(f"animation has {frames} frames of {pixels} pixels, more than the limit of "
-                            f"{limits.max_pixels} pixels in all")
+    frames = _frames(im, layout, src, limits)
     turn = orientation(im)
     w, h = (im.height, im.width) if turn in (5, 6, 7, 8) else (im.width, im.height)
     return ImageInfo(fmt, w, h, frames, im.mode, turn)
+
+
+def _frames(im: Image.Image, layout: Layout | None, src: Source, limits: Limits) -> int:
+    """How many frames, each checked (in the walk) against the pixel limits."""
+    if im.format == "MPO":
+        mpinfo = getattr(im, "mpinfo", None) or {}
+        entries = mpinfo.get(0xB002, [])
+        if layout is None or not layout.mp_offsets or len(entries) > limits.max_frames:
+            raise TooManyFrames(f"an MPO of more than {limits.max_frames} images, or without its index")
+        offsets = [0] + [int(e["DataOffset"]) + layout.mp_offsets[0] for e in entries[1:]]
+        return jpeg_frames(src, offsets, budget(limits)).frames
+    if layout is not None:
+        return layout.frames
+    frames = int(getattr(im, "n_frames", 1))  # AVIF, BMP: every frame the first one's size
+    if frames > limits.max_frames:
+        raise TooManyFrames(f"animation has more than {limits.max_frames} frames (the limit)")
+    if frames * im.width * im.height > limits.max_pixels:
+        raise TooManyPixels(f"animation has {frames} frames of {im.width * im.height} pixels, more than the limit of "
+                            f"{limits.max_pixels} pixels in all")
+    return frames
 
 
 def probe(src: Source, limits: Limits = Limits()) -> ImageInfo:
     """Read the header (and check a PNG's chunks): format, oriented size, frame count. Raises an
     ImageError if unusable. Pixels are not decoded."""
     with decode_errors():
-        im = open_image(src)
+        im, info = inspect(src, limits)
         try:
-            info = check_header(im, limits)
             if info.format == "PNG":
                 im.verify()  # chunk CRCs, without inflating the pixels: catches truncated and corrupt files
             return info

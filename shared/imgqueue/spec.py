@@ -39,15 +39,18 @@ MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "G
 DEFAULT_QUALITY = {"JPEG": 80, "WEBP": 80, "AVIF": 50}  # sharp's defaults
 DEFAULT_BACKGROUND = "#ffffff"
 _COLOUR = re.compile(r"#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: no other script's digits, no '3_0', no '+30'
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
 class Limits:
     max_pixels: int = 50_000_000  # input: one frame, and all frames of an animation together
-    max_frames: int = 200
+    max_frames: int = 200  # frames of an animation, pages of a TIFF, images of an MPO
     max_dimension: int = 8192  # largest width or height a client may ask for
     max_output_pixels: int = 16_800_000  # output: every frame written, together
+    max_metadata_segments: int = 1000  # chunks, APP segments, extension blocks of metadata in one file
+    max_metadata_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -149,10 +152,9 @@ def _whole(values: Mapping[str, Any], name: str) -> int | None:
     raw = _text(value)
     if raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidSpec(f"{name} must be a whole number, got {_echo(raw)}") from None
+    if not _WHOLE.fullmatch(raw):
+        raise InvalidSpec(f"{name} must be a whole number in ASCII digits, got {_echo(raw)}")
+    return int(raw)
 
 
 def _flag(values: Mapping[str, Any], *names: str) -> bool:

@@ -20,8 +20,11 @@ from .errors import CorruptImage
 from .geometry import FULL, Geometry
 from .spec import ALPHA_OUTPUTS, DEFAULT_QUALITY, ResizeSpec, grey_of, parse_colour
 
-# What libvips takes here: inputs by Pillow's format and mode names, outputs by format.
-INPUTS = frozenset({"JPEG", "PNG", "WEBP"})
+# What libvips takes here: inputs by Pillow's format and mode names (and the libvips loader each must reach),
+# outputs by format. Every other loader is blocked, as are those libvips itself calls untrusted: the bytes
+# Pillow identified can reach no other loader than the one of their format.
+LOADERS = {"JPEG": "VipsForeignLoadJpeg", "PNG": "VipsForeignLoadPng", "WEBP": "VipsForeignLoadWebp"}
+INPUTS = frozenset(LOADERS)
 MODES = frozenset({"RGB", "RGBA", "L", "LA", "P", "1"})
 OUTPUTS = frozenset({"JPEG", "PNG", "WEBP"})
 MIN_VERSION = (8, 15)  # the ``keep`` option of the savers
@@ -39,6 +42,10 @@ def _pyvips() -> Any:
     if (pyvips.version(0), pyvips.version(1)) < MIN_VERSION:
         return None
     pyvips.cache_set_max(0)  # every job is a new image: a cache only holds memory
+    pyvips.block_untrusted_set(True)
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for loader in LOADERS.values():
+        pyvips.operation_block_set(loader, False)
     return pyvips
 
 
@@ -64,7 +71,8 @@ def suitable(fmt: str, mode: str, frames: int, out_fmt: str) -> bool:
     return fmt in INPUTS and mode in MODES and frames == 1 and out_fmt in OUTPUTS
 
 
-def render(data: bytes, geo: Geometry, spec: ResizeSpec, out_fmt: str, upright: bool) -> tuple[bytes, int, int]:
+def render(data: bytes, geo: Geometry, spec: ResizeSpec, out_fmt: str, upright: bool,
+           in_fmt: str = "") -> tuple[bytes, int, int]:
     """Resize the encoded image ``data`` to ``geo`` and encode it as ``out_fmt``: (bytes, width, height).
 
     ``upright``: the probe found no EXIF orientation to apply (a PNG's eXIf after the pixels is not
@@ -72,6 +80,9 @@ def render(data: bytes, geo: Geometry, spec: ResizeSpec, out_fmt: str, upright: 
     pyvips = _pyvips()
     try:
         image = _thumbnail(pyvips, data, geo, upright)
+        if in_fmt and not str(image.get("vips-loader")).startswith(in_fmt.lower()):
+            raise CorruptImage(f"the image could not be decoded (libvips reads it as another format than "
+                               f"{in_fmt})")
         image = _pad_and_flatten(image, geo, spec, out_fmt)
         encoded = image.write_to_buffer(_SUFFIX[out_fmt], **save_options(out_fmt, spec))
     except pyvips.Error as exc:

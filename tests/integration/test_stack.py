@@ -16,9 +16,11 @@ import pytest
 from PIL import Image
 
 from imgqueue_client import Client
+from imgqueue_client.statuses import PROCESSING
 from imgqueue_dev.compose import ComposeStack, bridge_gateway, compose_project, docker
 from imgqueue_dev.procs import free_port
 from imgqueue_dev.swarm import single_node_swarm, swarm_stack
+from imgqueue_dev.waiting import Deadline, wait_until
 from imgqueue_tester.samples import generate
 
 from .conftest import FAST
@@ -37,7 +39,7 @@ def photos(tmp_path: Path) -> Callable[[int], list[Path]]:
 
 
 def upload_all(stack: ComposeStack, paths: list[Path], timeout: float = 120) -> list[str]:
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout, "every upload to be acknowledged")
     ids = [stack.upload(p, deadline, **SIZE) for p in paths]
     assert all(ids), "every upload must be acknowledged"
     return [i for i in ids if i]
@@ -78,12 +80,12 @@ def test_sigkilled_worker_container_loses_nothing(make_stack: Callable[..., Any]
 
         def busy() -> tuple[str, str] | None:
             for record in stack.jobs(ids):
-                if record["status"] == "processing" and record["worker"]:
+                if record["status"] == PROCESSING and record["worker"]:
                     # The worker id starts with the container's hostname, which is its short id.
                     return str(record["worker"].split(".")[0]), str(record["id"])
             return None
 
-        victim, job_id = stack.wait_until(busy, 60, "a worker to be busy")  # type: ignore[misc]
+        victim, job_id = wait_until(busy, 60, "a worker to be busy", interval=0.2)
         docker("kill", victim)  # SIGKILL, mid-job
         killed_at = time.time()
         records = stack.wait_finished(ids)
@@ -109,7 +111,7 @@ def test_redis_restart_loses_no_acknowledged_job(make_stack: Callable[..., Any],
                                                  photos: Callable[[int], list[Path]]) -> None:
     with make_stack(workers=2) as stack:
         paths = photos(40)
-        deadline = time.monotonic() + 180
+        deadline = Deadline(180, "every upload to be acknowledged")
         ids = [stack.upload(p, deadline, **SIZE) for p in paths[:20]]
         redis = stack.containers("redis")[0]["ID"]
         docker("restart", "-t", "10", redis)
@@ -127,7 +129,7 @@ def test_compose_stop_worker_finishes_or_requeues(make_stack: Callable[..., Any]
     big = generate(tmp_path / "big", 8, seed=11, max_side=3000, min_side=2500)
     with make_stack(workers=2) as stack:
         ids = upload_all(stack, big)
-        stack.wait_until(lambda: any(r["status"] == "processing" for r in stack.jobs(ids)), 60, "a job in progress")
+        wait_until(lambda: any(r["status"] == PROCESSING for r in stack.jobs(ids)), 60, "a job in progress", 0.2)
         stack.compose("stop", "worker")  # SIGTERM, then the grace period
         statuses = {r["status"] for r in stack.jobs(ids)}
         assert "processing" not in statuses, f"a stopped worker left a job stuck: {statuses}"
@@ -196,16 +198,24 @@ def test_plain_docker_compose_up_scale_resolves_the_local_images(photos: Callabl
 def test_redis_and_containers_are_locked_down(make_stack: Callable[..., Any]) -> None:
     with make_stack(workers=1) as stack:
         redis_id = stack.containers("redis")[0]["ID"]
-        unauthenticated = docker("exec", "-e", "REDISCLI_AUTH=", redis_id, "redis-cli", "ping", check=False)
+        unauthenticated = docker("exec", redis_id, "redis-cli", "ping", check=False)
         assert "NOAUTH" in unauthenticated.stdout + unauthenticated.stderr, "Redis must ask for its password"
-        policy = docker("exec", redis_id, "redis-cli", "config", "get", "maxmemory-policy").stdout.split()
-        maxmemory = docker("exec", redis_id, "redis-cli", "config", "get", "maxmemory").stdout.split()
-        assert policy[-1] == "noeviction" and int(maxmemory[-1]) > 0
+
+        def redis_cli(*args: str) -> list[str]:
+            auth = 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" redis-cli '
+            return docker("exec", redis_id, "sh", "-c", auth + " ".join(args)).stdout.split()
+
+        assert redis_cli("config", "get", "maxmemory-policy")[-1] == "noeviction"
+        assert int(redis_cli("config", "get", "maxmemory")[-1]) > 0
+        password = (stack.root / "secrets" / "redis_password").read_text().strip()
         for service in ("redis", "api", "worker"):
             cid = stack.containers(service)[0]["ID"]
             host = json.loads(docker("inspect", "-f", "{{json .HostConfig}}", cid).stdout)
             assert host["ReadonlyRootfs"] is True, service
             assert host["Memory"] > 0 and (host["PidsLimit"] or 0) > 0, service
+            assert password not in docker("inspect", cid).stdout, f"{service}: the password shows in docker inspect"
+            processes = docker("exec", cid, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+            assert password not in processes, f"{service}: the password is on a command line"
 
 
 def test_workers_on_another_host_reach_the_hub_through_published_ports_only(
@@ -226,11 +236,12 @@ def test_workers_on_another_host_reach_the_hub_through_published_ports_only(
         assert len(workers) == 2
         for worker in workers:
             mounts = json.loads(docker("inspect", "-f", "{{json .Mounts}}", worker["ID"]).stdout)
-            assert mounts == [], f"a remote worker needs no volume: {mounts}"
+            volumes = [m for m in mounts if m["Destination"] != "/run/secrets/redis_password"]
+            assert volumes == [], f"a remote worker needs no volume, only Redis' password: {mounts}"
         ids = upload_all(hub, photos(60))
-        victim = hub.wait_until(lambda: next((r["worker"].split(".")[0] for r in hub.jobs(ids)
-                                              if r["status"] == "processing" and r["worker"]), None),
-                                60, "a remote worker to be busy")
+        victim = wait_until(lambda: next((r["worker"].split(".")[0] for r in hub.jobs(ids)
+                                          if r["status"] == PROCESSING and r["worker"]), None),
+                            60, "a remote worker to be busy", 0.2)
         docker("kill", str(victim))
         records = hub.wait_finished(ids)
         assert [r["status"] for r in records] == ["done"] * 60, [r["error"] for r in records if r["error"]]
@@ -249,12 +260,10 @@ def test_a_swarm_stack_deploys_scales_runs_jobs_and_leaves_the_engine_as_it_was(
     before = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     admin = "swarm-admin-token-0123456789"
     with single_node_swarm(), swarm_stack(root, tmp_path, 1, **FAST, AUTH_MODE="token",
-                                          API_TOKENS=f"ops:admin:{admin}") as stack:
+                                          API_TOKENS=f"ops:admin:{admin}", ALLOWED_HOSTS="127.0.0.1") as stack:
         stack.scale("worker", 2)
         assert stack.services()[f"{stack.name}_worker"] == "2/2"
-        wait_for = time.monotonic() + 60
-        while stack.client.stats()["counts"]["workers"] < 2 and time.monotonic() < wait_for:
-            time.sleep(1)
+        wait_until(lambda: stack.client.stats()["counts"]["workers"] >= 2, 60, "two live workers", 1.0)
         ids = [str(stack.client.submit(p, 200, 150)["jobId"]) for p in photos(12)]
         records = stack.client.wait_all(ids, timeout=180)
         assert [r["status"] for r in records] == ["done"] * 12

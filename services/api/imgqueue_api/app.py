@@ -10,8 +10,8 @@ from imgqueue.logs import setup_logging
 from imgqueue.probe import load_decoders
 
 from . import (
-    admission,
     auth,
+    bodies,
     dashboard,
     docs,
     errors,
@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` may hold ``IMGQUEUE_SETTINGS`` (an ApiSettings) and Flask options."""
     load_decoders()  # before any request: under gevent a first import in a pool thread could hang
     app = Flask(__name__)
-    app.request_class = admission.UploadRequest
+    app.request_class = bodies.UploadRequest
     config = dict(test_config or {})
     settings = config.pop("IMGQUEUE_SETTINGS", None) or ApiSettings.from_env()
     if not config.get("TESTING"):
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     security.install(app, settings)  # Host and Origin first, then who is calling
     auth.install(app, st.authenticator, lambda ticket: st.signer.read_ticket(ticket))
+    bodies.install(app)  # the body's length, once the caller is known
     for blueprint in (health.bp, uploads.bp, jobs.bp, events.bp, dashboard.bp, docs.bp):
         app.register_blueprint(blueprint)
     metrics.install(app)

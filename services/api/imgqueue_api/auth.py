@@ -81,29 +81,47 @@ def create_token(store: Store, tenant: str, role: str, label: str = "") -> tuple
         raise ValueError("tenant must be letters, digits, - or _")
     token = new_token()
     hashed = digest(token)
-    record = TokenRecord(hashed[:12], tenant, role, label, time.time())
+    record = TokenRecord(token_id(hashed), tenant, role, label, time.time())
     store.tokens.save(hashed, record)
     return token, record
+
+
+def token_id(hashed: str) -> str:
+    """A token's public handle: the first 12 hex digits of its digest (to list it, revoke it, name it)."""
+    return hashed[:12]
+
+
+def seeded(settings: ApiSettings) -> list[tuple[str, Principal]]:
+    """The tokens the settings seed (API_TOKENS, METRICS_TOKEN): (digest, who)."""
+    out = [(digest(tok), Principal(tenant, role, token_id(digest(tok))))
+           for tenant, role, tok in settings.seeded_tokens]
+    if settings.metrics_token:
+        hashed = digest(settings.metrics_token)
+        out.append((hashed, Principal("", "metrics", token_id(hashed))))
+    return out
 
 
 class Authenticator:
     def __init__(self, settings: ApiSettings, store: Store) -> None:
         self.store = store
         self.mode = settings.auth_mode
-        self.seeded = [(digest(tok), Principal(tenant, role)) for tenant, role, tok in settings.seeded_tokens]
-        if settings.metrics_token:
-            self.seeded.append((digest(settings.metrics_token), Principal("", "metrics")))
+        self.seeded = seeded(settings)
 
     def from_token(self, token: str) -> Principal | None:
+        """Who a token stands for; None for an unknown or revoked one."""
         hashed = digest(token)
         found = None
-        for seeded, who in self.seeded:  # every entry compared, in constant time
-            if hmac.compare_digest(hashed, seeded):
+        for known, who in self.seeded:  # every entry compared, in constant time
+            if hmac.compare_digest(hashed, known):
                 found = who
         if found is not None:
-            return found
+            return None if self.store.tokens.is_revoked(found.token) else found
         record = self.store.tokens.find(hashed)
-        return Principal(record.tenant, record.role) if record else None
+        return Principal(record.tenant, record.role, record.id) if record else None
+
+    def still_valid(self, who: Principal) -> bool:
+        """Whether what ``who``'s token signed (a ticket, a link) still holds: the token is not revoked."""
+        return not self.store.tokens.is_revoked(who.token)
 
 
 def install(app: Flask, authenticator: Authenticator, read_ticket: Callable[[str], Principal | None]) -> None:
@@ -133,7 +151,7 @@ def _caller(authenticator: Authenticator, access: Access,
     who = _bearer(authenticator)
     if who is None and access.ticket and request.args.get("ticket"):
         who = read_ticket(request.args["ticket"])
-        if who is None:
+        if who is None or not authenticator.still_valid(who):
             raise ApiError("unauthorized", "the stream ticket is invalid or expired: ask for a new one",
                            headers=_challenge("invalid_token"))
     if who is None and access.link and request.args.get("sig"):

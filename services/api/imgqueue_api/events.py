@@ -4,6 +4,7 @@
 * ``GET /events``: every transition (of the caller's tenant) plus, for admins, a periodic ``summary``
   (queue depth, counts, workers); ``?ids=a,b,c`` or ``?batch=<id>`` narrows it to some jobs,
   ``?summary=0`` turns summaries off.
+* A stream ends with a ``revoked`` event within seconds of the revocation of the token it was opened with.
 * ``POST /events/ticket``: a short-lived signed ticket that opens a stream (``?ticket=``), for browsers:
   EventSource cannot send an Authorization header, and a ticket in a URL (which lands in logs and
   history) is worth far less than a token there: it only opens streams, only for a minute.
@@ -33,7 +34,7 @@ TICK = 1.0  # how often a stream checks that the server is not shutting down
 MAX_IDS = 10_000
 _STOP = {"type": "stop"}
 _FINAL = frozenset(s.value for s in TERMINAL)
-_ENDINGS = frozenset({"overflow", "resync", "stop"})
+_ENDINGS = frozenset({"overflow", "resync", "stop", "revoked"})
 
 # What a stream makes of one event from the hub: the text to send (None: nothing), and whether to end.
 Handler = Callable[[dict[str, Any]], tuple[str | None, bool]]
@@ -69,7 +70,8 @@ def ticket() -> Response:
 @auth.allow(*auth.TENANTS, ticket=True)
 def job_events(job_id: str) -> Response:
     st = state.get()
-    listener = st.hub.subscribe(admission.client_key())  # before reading the state: no change falls in between
+    # Subscribed before the state is read: no change can fall in between.
+    listener = st.hub.subscribe(admission.client_key(), auth.current().token)
     try:
         job = owned_job(job_id)
     except BaseException:
@@ -103,7 +105,7 @@ def all_events() -> Response:
     if len(ids) > MAX_IDS:
         raise ApiError("invalid_parameter", f"ids: at most {MAX_IDS} job ids")
     st = state.get()
-    listener = st.hub.subscribe(admission.client_key())
+    listener = st.hub.subscribe(admission.client_key(), who.token)
     opening = [sse("summary", summary_of(st.store))] if want_summary else []
 
     def wanted(event: dict[str, Any]) -> bool:
@@ -117,7 +119,7 @@ def all_events() -> Response:
 
     def handle(event: dict[str, Any]) -> tuple[str | None, bool]:
         kind = str(event.get("type", "job"))
-        if kind in ("overflow", "stop"):
+        if kind in ("overflow", "stop", "revoked"):
             return sse(kind, {}), True
         return (sse(kind, _visible(event, who)) if wanted(event) else None), False
 

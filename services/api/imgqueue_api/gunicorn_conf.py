@@ -20,11 +20,9 @@ try:
     _settings = ApiSettings.from_env()
 except ConfigError as exc:
     sys.exit(f"imgqueue-api: configuration error: {exc}")
-if _settings.auth_mode == "open" and _settings.exposed:
-    sys.exit(f"imgqueue-api: refusing to start: AUTH_MODE=open lets anyone who reaches the API do anything, and "
-             f"the API is published on {_settings.public_address} (API_BIND / API_HOST), beyond this machine. "
-             "Set AUTH_MODE=token (and create a token: imgqueue-admin tokens create --tenant NAME), or publish "
-             "the API on 127.0.0.1 only.")
+_refusal = _settings.refuse_open_binds([f"{_settings.api_host}:{_settings.api_port}"])
+if _refusal:
+    sys.exit(f"imgqueue-api: refusing to start: {_refusal}")
 
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = _settings.api_workers
@@ -38,15 +36,25 @@ accesslog = "-"
 logger_class = "imgqueue_api.accesslog.AccessLogger"
 access_log_format = 'ts=%(t)s level=INFO logger=access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s ms=%(M)s'
 errorlog = "-"
+control_socket_disable = True  # gunicorn's control socket would sit in $HOME/.gunicorn/, shared by every instance
 
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imgqueue-metrics-")
 
 
+def on_starting(server: object) -> None:
+    """The addresses gunicorn will bind, once its command line and GUNICORN_CMD_ARGS had their say."""
+    refusal = _settings.refuse_open_binds(list(server.cfg.bind))  # type: ignore[attr-defined]
+    if refusal:
+        sys.exit(f"imgqueue-api: refusing to start: {refusal}")
+
+
 def post_worker_init(worker: object) -> None:
+    from imgqueue_api import raw_errors
     from imgqueue_api.events import set_server_alive
 
     set_server_alive(lambda: bool(worker.alive))  # type: ignore[attr-defined]
+    raw_errors.install()
 
 
 def child_exit(server: object, worker: object) -> None:

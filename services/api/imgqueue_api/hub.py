@@ -1,6 +1,7 @@
 """One ``EventHub`` per API process: a single subscription to the job-events channel, fanned out to every
 open stream (an in-process queue each), and one summary every few seconds for all of them. So 200 open
-streams cost 200 queues, not 200 Redis connections or 200 pollers."""
+streams cost 200 queues, not 200 Redis connections or 200 pollers. At the same pace the hub looks up
+whether the tokens behind its open streams were revoked (one round trip for all), and ends those."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ SUMMARY_INTERVAL = 2.0
 _BACKLOG = 10_000  # events buffered per stream before it is cut off as too slow
 OVERFLOW = {"type": "overflow"}
 RESYNC = {"type": "resync"}
+REVOKED = {"type": "revoked"}
 
 Listener = stdqueue.Queue[dict[str, Any]]
 
@@ -38,14 +40,14 @@ class EventHub:
     def __init__(self, store: Store, per_client: int, total: int) -> None:
         self.store = store
         self.per_client, self.total = per_client, total
-        self._listeners: dict[Listener, str] = {}  # -> the client holding it
+        self._listeners: dict[Listener, tuple[str, str]] = {}  # -> the client holding it, and its token
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._started = False
 
-    def subscribe(self, client: str = "", timeout: float = 5.0) -> Listener:
-        """A queue that receives every event from now on. Raises ApiError: 429 past a cap, 503 if Redis
-        is down."""
+    def subscribe(self, client: str = "", token: str = "", timeout: float = 5.0) -> Listener:
+        """A queue that receives every event from now on (and ``REVOKED`` if ``token`` is revoked). Raises
+        ApiError: 429 past a cap, 503 if Redis is down."""
         with self._lock:
             self._check_caps(client)
             if not self._started:
@@ -53,7 +55,7 @@ class EventHub:
                 threading.Thread(target=self._listen, name="events-listener", daemon=True).start()
                 threading.Thread(target=self._summarise, name="events-summary", daemon=True).start()
             listener: Listener = stdqueue.Queue(maxsize=_BACKLOG)
-            self._listeners[listener] = client
+            self._listeners[listener] = (client, token)
         if not self._subscribed.wait(timeout):
             self.unsubscribe(listener)
             raise ApiError("redis_unavailable", "cannot subscribe to job events: the job store (Redis) is "
@@ -61,7 +63,7 @@ class EventHub:
         return listener
 
     def _check_caps(self, client: str) -> None:
-        held = sum(1 for owner in self._listeners.values() if owner == client)
+        held = sum(1 for owner, _ in self._listeners.values() if owner == client)
         if held >= self.per_client:
             raise ApiError("too_many_streams", f"this client holds {held} event streams open, the most allowed; "
                            "close one first", headers={"Retry-After": "5"})
@@ -113,7 +115,18 @@ class EventHub:
             if not self._listeners:
                 continue
             try:
+                self._end_revoked()
                 summary = summary_of(self.store)
             except UNAVAILABLE:
                 continue
             self._broadcast(summary)
+
+    def _end_revoked(self) -> None:
+        with self._lock:
+            held = {listener: token for listener, (_, token) in self._listeners.items() if token}
+        revoked = self.store.tokens.revoked_among(sorted(set(held.values())))
+        for listener, token in held.items():
+            if token in revoked:
+                self.unsubscribe(listener)
+                with contextlib.suppress(stdqueue.Full):
+                    listener.put_nowait(REVOKED)

@@ -47,7 +47,7 @@ def links(job: Job) -> dict[str, str]:
     result = url_for("jobs.job_result", job_id=job.id)
     return {"statusUrl": url_for("jobs.job_status", job_id=job.id),
             "jobUrl": url_for("jobs.get_job", job_id=job.id),
-            "resultUrl": st.signer.link(result, st.settings.result_url_ttl)}
+            "resultUrl": st.signer.link(result, st.settings.result_url_ttl, by=auth.current().token)}
 
 
 def view(job: Job) -> dict[str, Any]:
@@ -88,7 +88,10 @@ def get_job(job_id: str) -> Response:
 def job_result(job_id: str) -> ResponseBase:
     st = state.get()
     if "sig" in request.args:  # a signed link: valid on its own, whoever holds it
-        left = st.signer.check_link(request.path, request.args.get("expires", ""), request.args["sig"])
+        by = request.args.get("by")
+        left = st.signer.check_link(request.path, request.args.get("expires", ""), by, request.args["sig"])
+        if by and st.store.tokens.is_revoked(by):
+            raise ApiError("link_revoked", "this link was made for a token that has since been revoked")
         job, cache = st.store.jobs.get(job_id_or_404(job_id)), f"public, max-age={left}"
     else:
         job, cache = owned_job(job_id), PRIVATE_CACHE
@@ -153,10 +156,7 @@ def me() -> Response:
 def _limit(raw: str) -> int:
     if raw.strip() == "":
         return 50
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
+    limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     if not 1 <= limit <= MAX_LIST:
         raise ApiError("invalid_parameter", f"limit must be a whole number between 1 and {MAX_LIST}")
     return limit

@@ -13,6 +13,9 @@ from .settings import ApiSettings
 
 ANY_HOST = frozenset({"health.healthz", "health.readyz"})  # container healthchecks call these by IP
 CSP = "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+# What every answer carries, the API's own and gunicorn's alike (see raw_errors).
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "X-Frame-Options": "DENY"}
 PREFLIGHT_MAX_AGE = "600"
 
 
@@ -32,10 +35,8 @@ def install(app: Flask, settings: ApiSettings) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
-        resp.headers.setdefault("Content-Security-Policy", CSP)
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "no-referrer"  # signed links and tickets never leak to other sites
-        resp.headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in HEADERS.items():  # no-referrer: signed links and tickets never leak to other sites
+            resp.headers.setdefault(name, value)
         origin = request.headers.get("Origin", "")
         if origin and origin.rstrip("/") in origins:
             resp.headers["Access-Control-Allow-Origin"] = origin

@@ -12,6 +12,7 @@ AUTH_MODES = ("open", "token")
 WORKER_CLASSES = ("gevent", "gthread", "sync")
 ROLES = ("admin", "client")
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+MIN_FIELD_BYTES = 2 * 64 * 1024  # Werkzeug's form parser holds up to two of its 64 KiB reads of a part at once
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class ApiSettings(Settings):
     api_bind: str = setting("", "the address clients reach the API on when it is not `API_HOST` (compose "
                             "publishes the port on it); open mode refuses any but a loopback address", SERVER,
                             compose="127.0.0.1")
+    api_publisher: str = setting("", "what publishes the API's port on `API_BIND` when gunicorn binds a wider "
+                                 "address in a container (compose sets `docker`); empty: nothing does, so what "
+                                 "gunicorn binds is what is reachable, and open mode binds loopback only", SERVER)
 
     auth_mode: str = setting("open", "`open`: no tokens, every caller may do everything (loopback only); "
                              "`token`: every call needs a token (`Authorization: Bearer …`)", ACCESS)
@@ -47,6 +51,14 @@ class ApiSettings(Settings):
     max_request_bytes: int = setting(200 * 1024 * 1024, "largest request, in bytes (`POST /jobs` carries several "
                                      "files)", UPLOADS)
     max_files_per_request: int = setting(50, "most files in one `POST /jobs`", UPLOADS)
+    max_form_parts: int = setting(1000, "most parts (files and fields) in one multipart form; past it, 413 "
+                                  "`form_too_large`", UPLOADS)
+    max_field_bytes: int = setting(500_000, "largest form field that is not a file (at least 131072: the form "
+                                   "parser reads 64 KiB at a time); past it, 413 `form_too_large`", UPLOADS)
+    max_bodies_per_client: int = setting(8, "request bodies one tenant (client address in open mode) may be sending "
+                                         "to one API process at once; past it, 429 `too_many_uploads` before the "
+                                         "body is read (all clients together: a quarter of the process's "
+                                         "connections)", UPLOADS)
     max_queue_depth: int = setting(10_000, "jobs the queue may hold; an upload past it gets 503 `queue_full` with "
                                    "`Retry-After` (0: no limit)", UPLOADS, zero_ok=True)
     upload_rate_limit: int = setting(6000, "uploads a tenant (a client address in open mode) may make per "
@@ -69,6 +81,13 @@ class ApiSettings(Settings):
         check(all(_seed_ok(item) for item in items(self.api_tokens)), "API_TOKENS",
               "entries must be tenant:role:token with role admin or client and a token of 16 or more characters")
         check(self.metrics_token == "" or len(self.metrics_token) >= 16, "METRICS_TOKEN", "must be 16+ characters")
+        check(self.max_field_bytes >= MIN_FIELD_BYTES, "MAX_FIELD_BYTES", f"must be at least {MIN_FIELD_BYTES}")
+        if self.auth_mode == "token":
+            check(bool(self.allowed_hosts) or not self.exposed, "ALLOWED_HOSTS", "must name the hosts clients reach "
+                  "the API by (or * for any) when it is published beyond loopback in token mode")
+            check(bool(self.signing_key) or self.redis_has_password, "SIGNING_KEY", "must be set when Redis has no "
+                  "password: the signing key would otherwise be kept in Redis, where whoever reaches Redis could "
+                  "read it and sign links and tickets (or give Redis a password)")
 
     @property
     def seeded_tokens(self) -> list[tuple[str, str, str]]:
@@ -97,10 +116,35 @@ class ApiSettings(Settings):
             return frozenset()
         return hosts or frozenset({*LOOPBACK, "api"})
 
+    def refuse_open_binds(self, binds: list[str]) -> str | None:
+        """Why open mode must not run on these addresses (what gunicorn binds, after its command line and
+        GUNICORN_CMD_ARGS), or None. A wide address is only narrowed by a container runtime that publishes
+        the port on API_BIND (API_PUBLISHER says one does); anywhere else, what gunicorn binds is what is
+        reachable."""
+        if self.auth_mode != "open":
+            return None
+        published = bool(self.api_publisher) and bool(self.api_bind) and not self.exposed
+        wide = [b for b in binds if not _loopback_bind(b) and not published]
+        if self.exposed or wide:
+            where = ", ".join(wide) or self.public_address
+            return (f"AUTH_MODE=open lets anyone who reaches the API do anything, and the API would be reachable on "
+                    f"{where} (API_BIND / API_HOST / gunicorn --bind), beyond this machine. Set AUTH_MODE=token "
+                    "(and create a token: imgqueue-admin tokens create --tenant NAME), or bind 127.0.0.1 only.")
+        return None
+
     @property
     def connections(self) -> int:
         """Requests one process serves at once."""
         return self.api_worker_connections if self.api_worker_class == "gevent" else self.api_threads
+
+
+def _loopback_bind(bind: str) -> bool:
+    """A gunicorn bind address that only this machine reaches: a Unix socket, or a loopback address."""
+    if bind.startswith("unix:"):
+        return True
+    host = bind.rsplit(":", 1)[0] if bind.count(":") == 1 or bind.startswith("[") else bind
+    host = host.strip("[]")
+    return host in {"127.0.0.1", "localhost", "::1"} or host.startswith("127.")
 
 
 def _seed_ok(item: str) -> bool:

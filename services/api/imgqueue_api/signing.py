@@ -1,9 +1,10 @@
 """HMAC signatures: expiring result links that work without a header (so a result can sit in an
 ``<img src>``), and short-lived tickets that open an event stream (EventSource cannot send headers).
 
-A link signs the canonical string ``GET\\n<path>\\n<expires>``; a ticket signs its own payload (tenant,
-role, expiry). Both are checked with ``hmac.compare_digest``. The key is ``SIGNING_KEY``, or a random key
-kept in Redis that every API process shares.
+A link signs the canonical string ``GET\\n<path>\\n<expires>\\n<token id>`` (``by``: the token that
+had it made; links made before 0.2 have none, and sign the first three lines); a ticket signs its own
+payload (tenant, role, token id, expiry). Both are compared in constant time, as bytes. The key is
+``SIGNING_KEY``, or a random key kept in Redis that every API process shares.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from .errors import ApiError
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a tenant and a role (``admin`` sees everything; ``client`` its tenant's jobs;
-    ``metrics`` only /metrics)."""
+    ``metrics`` only /metrics), and the id of the token that says so ('' in open mode): what the caller
+    signs (tickets, result links) carries it, and stops working when that token is revoked."""
 
     tenant: str
     role: str
+    token: str = ""
 
     @property
     def admin(self) -> bool:
@@ -41,15 +44,18 @@ class Signer:
 
     # --- result links --------------------------------------------------------------------------------
 
-    def link(self, path: str, ttl: int, now: float | None = None) -> str:
-        """``path`` with ``expires`` and ``sig`` query parameters, valid for ``ttl`` seconds."""
+    def link(self, path: str, ttl: int, by: str = "", now: float | None = None) -> str:
+        """``path`` with ``expires``, ``by`` (the token it was made for) and ``sig``, valid ``ttl`` seconds."""
         expires = int(now if now is not None else time.time()) + ttl
-        sig = self._mac(_link_message(path, str(expires)))
-        return f"{path}?{urlencode({'expires': expires, 'sig': sig})}"
+        sig = self._mac(_link_message(path, str(expires), by or None))
+        params = {"expires": expires, **({"by": by} if by else {}), "sig": sig}
+        return f"{path}?{urlencode(params)}"
 
-    def check_link(self, path: str, expires: str, sig: str, now: float | None = None) -> int:
-        """Seconds the link stays valid; ApiError 403 if it is tampered with or expired."""
-        if not (expires.isascii() and expires.isdigit()) or not _same(self._mac(_link_message(path, expires)), sig):
+    def check_link(self, path: str, expires: str, by: str | None, sig: str, now: float | None = None) -> int:
+        """Seconds the link stays valid; ApiError 403 if it is tampered with or expired. (Whether its token,
+        ``by``, is still valid is for the caller to check.)"""
+        signed = expires.isascii() and expires.isdigit() and _same(self._mac(_link_message(path, expires, by)), sig)
+        if not signed:
             raise ApiError("bad_signature", "this link's signature does not match: it was altered or forged")
         left = int(expires) - int(now if now is not None else time.time())
         if left <= 0:
@@ -59,7 +65,7 @@ class Signer:
     # --- event-stream tickets ------------------------------------------------------------------------
 
     def ticket(self, who: Principal, ttl: int, now: float | None = None) -> str:
-        payload = json.dumps({"t": who.tenant, "r": who.role, "e": int(now or time.time()) + ttl},
+        payload = json.dumps({"t": who.tenant, "r": who.role, "k": who.token, "e": int(now or time.time()) + ttl},
                              separators=(",", ":"))
         body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
         return body + "." + self._mac(_ticket_message(body))
@@ -71,10 +77,10 @@ class Signer:
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            expires, tenant, role = int(data["e"]), str(data["t"]), str(data["r"])
+            expires, tenant, role, token = int(data["e"]), str(data["t"]), str(data["r"]), str(data.get("k", ""))
         except (ValueError, KeyError, TypeError):
             return None
-        return Principal(tenant, role) if expires > (now or time.time()) else None
+        return Principal(tenant, role, token) if expires > (now or time.time()) else None
 
 
 def _same(expected: str, given: str) -> bool:
@@ -83,8 +89,8 @@ def _same(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
 
 
-def _link_message(path: str, expires: str) -> str:
-    return f"GET\n{path}\n{expires}"
+def _link_message(path: str, expires: str, by: str | None) -> str:
+    return f"GET\n{path}\n{expires}" + (f"\n{by}" if by is not None else "")
 
 
 def _ticket_message(body: str) -> str:

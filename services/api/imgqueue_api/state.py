@@ -20,6 +20,7 @@ from .auth import Authenticator
 from .hub import EventHub
 from .settings import ApiSettings
 from .signing import Signer
+from .slots import BodySlots
 
 log = logging.getLogger(__name__)
 _KEY = "imgqueue"
@@ -34,6 +35,7 @@ class State:
     writable: frozenset[str]  # output format names this build can write
     hub: EventHub
     authenticator: Authenticator
+    body_slots: BodySlots
 
     @cached_property
     def signer(self) -> Signer:
@@ -51,8 +53,9 @@ def init_app(app: Flask, settings: ApiSettings) -> State:
         log.warning("storage not ready (%s); uploads will be refused until it is", exc)
     store = Store.from_settings(settings)
     hub = EventHub(store, settings.max_streams_per_client, max(1, settings.connections // 2))
+    slots = BodySlots(settings.max_bodies_per_client, max(1, settings.connections // 4))
     state = State(settings, store, storage, settings.limits, frozenset(imaging.output_formats()), hub,
-                  Authenticator(settings, store))
+                  Authenticator(settings, store), slots)
     app.extensions[_KEY] = state
     return state
 

@@ -18,7 +18,7 @@ from imgqueue.job import Job, input_key, new_job_id, output_key
 from imgqueue.probe import check_work
 from imgqueue.spec import EXTENSIONS, ResizeSpec, output_format_for, parse_spec
 
-from . import admission, auth, greenlets, state
+from . import admission, auth, bodies, greenlets, state
 from .errors import ApiError
 from .jobs import accepted_entry
 
@@ -28,11 +28,12 @@ bp = Blueprint("uploads", __name__)
 
 @bp.post("/upload")
 @auth.allow(*auth.TENANTS)
+@bodies.takes_uploads
 def upload() -> tuple[Response, int, dict[str, str]]:
     """One file in field ``image`` (the demo's contract)."""
     admission.check_disk()
     rate = admission.take_rate(1)
-    files = admission.form_files("image")
+    files = bodies.form_files(admission.client_key(), "image")
     if not files:
         raise ApiError("missing_file", "send the image as a multipart form field named 'image'")
     (job,) = _enqueue(files[:1])
@@ -41,10 +42,12 @@ def upload() -> tuple[Response, int, dict[str, str]]:
 
 @bp.post("/jobs")
 @auth.allow(*auth.TENANTS)
+@bodies.takes_uploads
 def create_jobs() -> tuple[Response, int, dict[str, str]]:
     """Several files in field ``images`` (``image`` accepted too), all with the same options."""
     admission.check_disk()
-    files = admission.form_files("images", "image")
+    admission.take_rate(0)  # none left: refused before the body is read
+    files = bodies.form_files(admission.client_key(), "images", "image")
     if not files:
         raise ApiError("missing_file", "send one or more images as multipart form fields named 'images'")
     limit = state.get().settings.max_files_per_request

@@ -63,6 +63,7 @@ class Worker:
         self.storage = open_storage(settings)
         self.limits = settings.limits
         self.stopping = threading.Event()
+        self.stop_signalled = False
         self.exhausted = False  # a job ran out of memory: this process stops after recording it
         self._store: Store | None = None
 
@@ -80,8 +81,12 @@ class Worker:
         signal.signal(signal.SIGALRM, self._on_time_limit)
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
-        if not self.stopping.is_set():
-            log.info("worker=%s signal=%s stopping after the current job", self.id, signal.Signals(signum).name)
+        """Once only: a second signal (a process group's SIGTERM, then the supervisor's) can interrupt this very
+        handler inside ``Event.set``, whose lock is not reentrant; it must not try to take it again."""
+        if self.stop_signalled:
+            return
+        self.stop_signalled = True
+        log.info("worker=%s signal=%s stopping after the current job", self.id, signal.Signals(signum).name)
         self.stopping.set()
 
     def _on_time_limit(self, signum: int, frame: FrameType | None) -> None:

@@ -1,5 +1,6 @@
 -- A sliding-window rate limit (a log of recent uses, one sorted set per client): take `cost` uses if
--- they fit in `limit` per `window`, else take none.
+-- they fit in `limit` per `window`, else take none. A cost of 0 takes nothing: it answers whether one
+-- more use would fit (before a request whose cost is not known yet).
 -- KEYS[1] the client's sorted set of use times
 -- ARGV[1..5] the prelude's (common.lua)
 -- ARGV[6] now (ms)   ARGV[7] window (ms)   ARGV[8] limit   ARGV[9] cost   ARGV[10] a unique id for this call
@@ -12,6 +13,10 @@ local function frees_at(rank)  -- when the use at this rank (0: oldest) leaves t
   local entry = redis.call('ZRANGE', KEYS[1], rank, rank, 'WITHSCORES')
   if entry[2] then return tonumber(entry[2]) + window - now end
   return window
+end
+if cost == 0 then
+  if used < limit then return {1, used, frees_at(0)} end
+  return {0, used, frees_at(used - limit)}
 end
 if cost > limit then return {0, used, -1} end
 if used + cost > limit then return {0, used, frees_at(used + cost - limit - 1)} end

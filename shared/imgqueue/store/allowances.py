@@ -29,3 +29,7 @@ class Allowances(Part):
             "ratelimit", [self.keys.rate(client)],
             [int(time.time() * 1000), int(window * 1000), limit, cost, uuid.uuid4().hex])
         return Allowance(bool(allowed), limit, max(0, limit - int(used)), int(wait_ms) / 1000)
+
+    def peek(self, client: str, limit: int, window: float) -> Allowance:
+        """Whether one more use would fit, taking nothing."""
+        return self.take(client, 0, limit, window)

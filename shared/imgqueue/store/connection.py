@@ -29,8 +29,8 @@ def connect(settings: Settings) -> redis.Redis:
     when the connection fails or the server it reaches has become a replica (after a failover)."""
     options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 5, "socket_timeout": 15,
                                "health_check_interval": 30}
-    if settings.redis_password:
-        options["password"] = settings.redis_password
+    if settings.password:
+        options["password"] = settings.password
     if settings.sentinels:
         sentinel = Sentinel(settings.sentinels, socket_connect_timeout=2, socket_timeout=2,
                             sentinel_kwargs={"password": settings.redis_sentinel_password or None,
