@@ -7,8 +7,9 @@ definition, .env included) turned into what ``docker stack deploy`` takes.
 What changes for Swarm: no ``build`` or ``depends_on`` (the services retry Redis and the store themselves),
 ``deploy`` resources instead of ``mem_limit``, an attachable overlay network with ``endpoint_mode: dnsrr``
 on every service (the virtual-IP mode needs iptables), the API published in ``mode: host`` on every
-interface (so API_BIND=0.0.0.0: open mode refuses that, as it should; set AUTH_MODE=token), files in the
-object store (no volume is shared between nodes). Everything else is the compose file's own.
+interface (so API_BIND=0.0.0.0: open mode refuses that, as it should; set AUTH_MODE=token and
+ALLOWED_HOSTS), files in the object store (no volume is shared between nodes), Redis' password a Swarm
+secret made from the same file. Everything else is the compose file's own.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def stack(replicas: dict[str, int]) -> dict[str, Any]:
                 if not svc.get("profiles")}
     return {"version": "3.9", "services": services,
             "networks": {"imgqueue": {"driver": "overlay", "attachable": True}},
-            "volumes": {name: {} for name in config.get("volumes", {})}}
+            "volumes": {name: {} for name in config.get("volumes", {})},
+            "secrets": {name: {"file": spec["file"]} for name, spec in config.get("secrets", {}).items()}}
 
 
 def main() -> int:
