@@ -1,5 +1,5 @@
-"""``python -m benchmarks [--quick] [--parts resize,queue,e2e,api,memory]``: run the benchmarks, print a
-table, write results/bench-<time>.json, results/latest.json and results/bench.png.
+"""``python -m benchmarks [--quick] [--parts resize,queue,e2e,api,memory,housekeeping,fair]``: run the
+benchmarks, print a table, write results/bench-<time>.json, results/latest.json and results/bench.png.
 
 Photos: the folder in BENCH_PHOTOS (e.g. ../shared/corpus/photos) or a generated set. Ratios are measured
 side by side in one run (the machine is shared and noisy); absolute numbers are for this machine only.
@@ -20,11 +20,11 @@ from typing import Any
 
 from imgqueue import vips
 
-from . import api_accept, end_to_end, housekeeping, memory, queue_overhead, resize, sharp
+from . import api_accept, end_to_end, fair_share, housekeeping, memory, queue_overhead, resize, sharp
 from .common import load_photos
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-PARTS = ("resize", "queue", "e2e", "api", "memory", "housekeeping")
+PARTS = ("resize", "queue", "e2e", "api", "memory", "housekeeping", "fair")
 
 
 def environment() -> dict[str, Any]:
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     if "housekeeping" in parts:
         print("part 6: housekeeping ...", file=sys.stderr)
         report["housekeeping"] = housekeeping.run((2,) if quick else (2, 20, 100), 2 if quick else 30)
+    if "fair" in parts:
+        print("part 7: fair share between tenants ...", file=sys.stderr)
+        report["fair"] = fair_share.run(quick)
     report["seconds"] = time.time() - t0
     from .report import chart, table
 

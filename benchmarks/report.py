@@ -61,6 +61,17 @@ def table(r: dict[str, Any]) -> str:
         lines += [f"| {n} | {_f(row['commands_per_s'])} | {_f(row['scripts_per_s'])} |"
                   for n, row in r["housekeeping"].items()]
         lines.append("")
+    if "fair" in r:
+        f = r["fair"]
+        lines += [f"### 7. Fair share: tenant A queues {f['a_jobs']} jobs, then B {f['b_jobs']} "
+                  f"({f['workers']} worker processes, one job-time {f['job_time'] * 1000:.1f} ms)", "",
+                  "| B's jobs | seconds to all done | extra job-times |", "|---|---|---|",
+                  f"| alone | {_f(f['b_alone'], 3)} | – |",
+                  f"| after A's import (fair share) | {_f(f['b_after_a'], 3)} | {_f(f['b_extra_job_times'])} |",
+                  f"| after A's import, as one tenant (FIFO) | {_f(f['b_fifo'], 3)} | "
+                  f"{_f((f['b_fifo'] - f['b_alone']) / f['job_time'], 0)} |", "",
+                  f"A's import: {_f(f['a_alone'], 2)} s alone, {_f(f['a_with_b'], 2)} s with B's jobs served "
+                  f"in between ({f['a_change'] * 100:+.1f} %).", ""]
     lines.append(f"total time {r.get('seconds', 0):.0f} s")
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@ store in one call each (claim one job, record one outcome, run one job through a
 from __future__ import annotations
 
 import io
+import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,3 +98,33 @@ def run_one(worker: Worker) -> None:
 def local_path(settings: Settings, key: str) -> Path:
     """The file behind an object key (local storage)."""
     return LocalStorage.at(settings.upload_dir, settings.output_dir).path(key)
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``raw`` as it is; the status, headers and body of the answer (as long as its Content-Length
+    says; none of an event stream's)."""
+    with connect(url) as s:
+        s.sendall(raw)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = 0 if "text/event-stream" in headers.get("content-type", "") else \
+            int(headers.get("content-length", "0") or 0)
+        while len(body) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    assert lines[0].startswith("HTTP/1."), f"no answer to {raw[:200]!r}"
+    return int(lines[0].split()[1]), headers, body

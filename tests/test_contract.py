@@ -1,21 +1,30 @@
-"""The OpenAPI document (services/api/imgqueue_api/openapi.json) against the running code: every route is
-documented and every documented operation exists; then property-based fuzzing of the running API from the
-document (schemathesis), in both auth modes and with every kind of caller: no server error, and every
-response as the document says."""
+"""The OpenAPI document (services/api/imgqueue_api/openapi.json, built by imgqueue_api.contract) against the
+code: every route is documented and every documented operation exists, every response has examples that fit
+its schema, every error code is documented where it is answered, the code samples call the client as it is.
+Then property-based fuzzing of the running API from the document (schemathesis), in both auth modes and with
+every kind of caller: no server error, and every response as the document says."""
 
 from __future__ import annotations
 
+import ast
+import inspect
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator
 
 from imgqueue_api import create_app
+from imgqueue_api.contract import build
 from imgqueue_api.docs import document
+from imgqueue_api.errors import ERRORS
+from imgqueue_client import Client
 from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
 
@@ -39,6 +48,86 @@ def routes(settings: StackSettings) -> set[tuple[str, str]]:
 def test_every_route_is_documented_and_every_operation_exists(settings: StackSettings) -> None:
     documented = {(path, method) for path, item in document()["paths"].items() for method in item}
     assert routes(settings) == documented
+
+
+def test_the_repository_document_is_the_one_the_code_builds(settings: StackSettings) -> None:
+    app = create_app({"TESTING": True, "IMGQUEUE_SETTINGS": settings})
+    assert document() == json.loads(json.dumps(build(app))), "run make generate"
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in document()["paths"].items() for method, op in item.items()]
+
+
+def test_every_response_of_every_operation_has_an_example() -> None:
+    missing = []
+    for path, method, op in operations():
+        bodies = [("request", op["requestBody"])] if "requestBody" in op else []
+        for where, part in [*bodies, *op["responses"].items()]:
+            for media, content in part["content"].items():
+                if "example" not in content and not content.get("examples"):
+                    missing.append(f"{method.upper()} {path} {where} {media}")
+        assert op.get("description") and op.get("tags"), f"{method.upper()} {path}: no description or tag"
+    assert not missing, missing
+
+
+def _validator(doc: dict[str, Any], pointer: str) -> Draft202012Validator:
+    """A validator for the schema at ``pointer``, its $refs resolved within the document (OpenAPI 3.1 schemas
+    are JSON Schema 2020-12)."""
+    return Draft202012Validator({**doc, "$ref": pointer}, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _resolved(doc: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    ref = value.get("$ref", "")
+    return _resolved(doc, doc["components"]["examples"][ref.rsplit("/", 1)[-1]]) if ref else value
+
+
+def test_every_example_fits_its_schema() -> None:
+    doc, checked = document(), 0
+    for path, method, op in operations():
+        for status, response in op["responses"].items():
+            for media, content in response["content"].items():
+                if not media.endswith("json"):
+                    continue
+                pointer = f"#/paths/{_escape(path)}/{method}/responses/{status}/content/{_escape(media)}/schema"
+                examples = [content["example"]] if "example" in content else \
+                    [_resolved(doc, e)["value"] for e in content["examples"].values()]
+                for example in examples:
+                    _validator(doc, pointer).validate(example)
+                    checked += 1
+    assert checked > 60
+
+
+def test_every_error_code_is_answered_by_some_operation_with_its_status() -> None:
+    seen: dict[str, set[str]] = {}
+    for _, _, op in operations():
+        for status, response in op["responses"].items():
+            for example in response["content"].get("application/json", {}).get("examples", {}).values():
+                seen.setdefault(example["$ref"].rsplit("/", 1)[-1], set()).add(status)
+    assert {code: {str(p.status)} for code, p in ERRORS.items()} == \
+        {code: statuses for code, statuses in seen.items()}
+
+
+def test_the_python_samples_call_the_client_as_it_is() -> None:
+    """Every ``client.<method>(...)`` in a sample binds to the client's real signature."""
+    calls = 0
+    for path, method, op in operations():
+        for sample in op["x-codeSamples"]:
+            if sample["lang"] != "Python":
+                continue
+            compile(sample["source"], f"{method} {path}", "exec")
+            for node in ast.walk(ast.parse(sample["source"])):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "client":
+                    signature = inspect.signature(getattr(Client, node.func.attr))
+                    signature.bind(None, *(object() for _ in node.args), **{k.arg: object() for k in node.keywords
+                                                                              if k.arg})
+                    calls += 1
+    assert calls >= len(operations()) - 2, "every operation but the two pages has a Python sample"
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
 
 
 def test_the_document_is_served(api_server: LocalStack) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 from urllib.parse import quote_from_bytes
 
 import pytest
 
-from helpers import image_bytes
+from helpers import exchange, image_bytes
 from imgqueue_dev.stack import LocalStack
 
 TOKEN = "fuzz-bytes-client-token-0123456789"
@@ -95,29 +94,6 @@ def form(rng: random.Random, image: bytes) -> tuple[bytes, bytes]:
     return b"".join(parts) + b"--" + boundary + b"--\r\n", b"multipart/form-data; boundary=" + boundary
 
 
-def answer(url: str, raw: bytes) -> tuple[int, str, bytes]:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        s.sendall(raw)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-        if "text/event-stream" not in headers.get("content-type", ""):
-            while len(body) < int(headers.get("content-length", "0") or 0):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-    assert lines[0].startswith("HTTP/1."), f"no answer to {raw[:200]!r}"
-    return int(lines[0].split()[1]), headers.get("content-type", ""), body
-
-
 @pytest.mark.timeout(300)
 def test_no_byte_in_any_part_of_a_request_causes_a_server_error(local: LocalStack) -> None:
     local.settings = local.settings.with_overrides(auth_mode="token", api_tokens=f"fuzz:client:{TOKEN}",
@@ -128,7 +104,8 @@ def test_no_byte_in_any_part_of_a_request_causes_a_server_error(local: LocalStac
     seen: dict[str, int] = {}
     for _ in range(REQUESTS):
         raw = request(rng, image)
-        status, content_type, body = answer(local.url, raw)
+        status, headers, body = exchange(local.url, raw)
+        content_type = headers.get("content-type", "")
         key = f"{status} {json.loads(body)['error']['code']}" if status >= 400 and body[:1] == b"{" else str(status)
         seen[key] = seen.get(key, 0) + 1
         assert status < 500, (status, body[:300], raw[:300])

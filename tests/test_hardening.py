@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from helpers import image_bytes
+from helpers import connect, exchange, image_bytes
 from imgqueue_dev.stack import LocalStack
 from imgqueue_dev.waiting import wait_until
 
@@ -37,33 +37,6 @@ def answer_of(s: socket.socket) -> bytes:
             break
         body += chunk
     return head + b"\r\n\r\n" + body
-
-
-def connect(url: str) -> socket.socket:
-    host, port = url.removeprefix("http://").split(":")
-    return socket.create_connection((host, int(port)), timeout=10)
-
-
-def exchange(url: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send ``raw`` as it is; the status, headers and body of the answer (the server closes or says how long)."""
-    with connect(url) as s:
-        s.sendall(raw)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        length = int(headers.get("content-length", "0") or 0)
-        while len(body) < length:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-    return int(lines[0].split()[1]), headers, body
 
 
 def multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"xx") -> bytes:

@@ -65,7 +65,8 @@ def test_job_stream_follows_every_transition_then_closes(api_server: LocalStack,
         assert first[1]["status"] == "queued"
         local.start_workers()
         rest = list(stream)
-    assert [d["status"] for _, d in rest] == ["processing", "done"]
+    assert [d["status"] for _, d in rest if "progress" not in d] == ["processing", "done"]
+    assert [d["progress"] for _, d in rest if "progress" in d] == [{"done": 0, "total": 1}], "progress, between"
     assert rest[0][1]["worker"] and rest[-1][1]["id"] == job_id
 
 
@@ -145,10 +146,15 @@ def scrape(url: str) -> dict[str, float]:
     return values
 
 
+def depth(values: dict[str, float]) -> float:
+    """The queue depth, all priorities together (as ``sum(imgqueue_queue_depth)``)."""
+    return sum(v for k, v in values.items() if k.startswith("imgqueue_queue_depth{"))
+
+
 def test_metrics_scrape_and_move(api_server: LocalStack, local: LocalStack, tmp_path: Path) -> None:
     url = api_server.url
     before = scrape(url)
-    assert before["imgqueue_jobs_enqueued_total"] == 0 and before["imgqueue_queue_depth"] == 0
+    assert before["imgqueue_jobs_enqueued_total"] == 0 and depth(before) == 0
     good = [upload(url) for _ in range(3)]
     bad_path = tmp_path / "bad.png"
     bad_path.write_bytes(image_bytes(100, 100, "PNG"))
@@ -157,14 +163,15 @@ def test_metrics_scrape_and_move(api_server: LocalStack, local: LocalStack, tmp_
     stored = next(p for p in Path(api_server.settings.upload_dir).iterdir() if p.name.startswith(bad))
     stored.write_bytes(stored.read_bytes()[:50])
     middle = scrape(url)
-    assert middle["imgqueue_jobs_enqueued_total"] == 4 and middle["imgqueue_queue_depth"] == 4
+    assert middle["imgqueue_jobs_enqueued_total"] == 4 and depth(middle) == 4
+    assert middle["imgqueue_queue_depth{priority=normal}"] == 4
     assert middle["imgqueue_upload_bytes_total"] > 0
     local.start_workers()
     wait_for(lambda: scrape(url)["imgqueue_jobs_completed_total"] == 3, 30, "3 completed")
     after = wait_for(lambda: (m := scrape(url)).get("imgqueue_jobs_failed_total{reason=corrupt_image}") == 1 and m,
                      30, "a failure by reason")
     assert isinstance(after, dict)
-    assert after["imgqueue_queue_depth"] == 0 and after["imgqueue_workers_alive"] == 1
+    assert depth(after) == 0 and after["imgqueue_workers_alive"] == 1
     assert after["imgqueue_job_processing_seconds_count"] == 3
     assert after["imgqueue_job_queue_wait_seconds_count"] == 3
     assert after["imgqueue_job_processing_seconds_bucket{le=+Inf}"] == 3

@@ -12,11 +12,11 @@ import pytest
 from helpers import claim, enqueue, finish, image_bytes, wait_for
 from imgqueue import keys
 from imgqueue.job import TERMINAL, Job, JobStatus
-from imgqueue.store import Store
+from imgqueue.store import Gone, Store
 from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
 
-MAX_LOST, HEARTBEAT_TTL = 3, 5.0  # the worker settings the store's callers pass
+HEARTBEAT_TTL = 5.0  # what the worker settings say
 
 
 def test_enqueue_writes_record_status_and_ttls_with_the_push(store: Store, make_job: Callable[..., Job]) -> None:
@@ -78,7 +78,7 @@ def test_a_late_transition_never_overwrites_done(store: Store, make_job: Callabl
     # Recovery of a dead worker that still lists the job does not requeue it.
     store.redis.lpush(store.keys.processing("dead"), job.id)
     store.redis.sadd(store.keys.workers, "dead")
-    found = store.recovery.run(MAX_LOST)
+    found = store.recovery.run()
     assert "dead" in found.dead_workers and found.requeued == []
     assert store.jobs.status(job.id) is JobStatus.DONE
     assert store.jobs.depth() == 0
@@ -88,37 +88,56 @@ def test_dead_worker_jobs_go_back_to_the_head_of_the_queue(store: Store, make_jo
     a, b = enqueue(store, make_job(image_bytes())), enqueue(store, make_job(image_bytes()))
     store.workers.register("doomed", {"host": "h", "pid": 1}, HEARTBEAT_TTL)
     assert claim(store, "doomed", timeout=1).id == a.id  # type: ignore[union-attr]
-    assert store.recovery.run(MAX_LOST).requeued == []  # heartbeat still fresh
+    assert store.recovery.run().requeued == []  # heartbeat still fresh
     store.redis.delete(store.keys.heartbeat("doomed"))  # as if its TTL ran out
-    found = store.recovery.run(MAX_LOST)
+    found = store.recovery.run()
     assert found.requeued == [a.id] and found.dead_workers == ["doomed"]
     assert claim(store, "w2", timeout=1).id == a.id  # type: ignore[union-attr]  # ahead of b
     job = store.jobs.get(a.id)
-    assert job.lost == 1 and job.attempts == 2
+    assert job.vanished == 1 and job.lost == 0 and job.attempts == 2, "a whole worker gone: not the job's fault"
     assert store.redis.sismember(store.keys.workers, "doomed") == 0
     assert store.jobs.get(b.id).status is JobStatus.QUEUED
 
 
 def test_poison_job_fails_after_max_losses(settings: StackSettings, make_job: Callable[..., Job]) -> None:
-    q = Store.from_settings(settings)
+    """Its worker process died running it, its supervisor alive, three times: the job is to blame."""
+    q = Store.from_settings(settings, settings.policy)
     job = enqueue(q, make_job(image_bytes()))
     for attempt in range(3):
         wid = f"w{attempt}"
         q.workers.register(wid, {}, HEARTBEAT_TTL)
         assert claim(q, wid, timeout=1) is not None
-        q.redis.delete(q.keys.heartbeat(wid))
-        q.recovery.run(MAX_LOST)
+        q.recovery.release(wid, Gone.CRASHED)
     final = q.jobs.get(job.id)
     assert final.status is JobStatus.FAILED and final.error_code == "worker_lost"
     assert "3 times" in final.error and final.lost == 3
     assert q.jobs.depth() == 0
 
 
+def test_a_vanishing_worker_counts_toward_a_much_higher_cap(settings: StackSettings,
+                                                            make_job: Callable[..., Job]) -> None:
+    """Whole workers killed from outside (chaos, a scale-in, a host lost) are not the job's fault: three of
+    them do not fail it; it fails only once MAX_VANISHED of them went."""
+    q = Store.from_settings(settings, settings.with_overrides(max_vanished=5).policy)
+    job = enqueue(q, make_job(image_bytes()))
+    for attempt in range(5):
+        wid = f"v{attempt}"
+        q.workers.register(wid, {}, HEARTBEAT_TTL)
+        assert claim(q, wid, timeout=1) is not None
+        q.redis.delete(q.keys.heartbeat(wid))
+        q.recovery.run()
+        if attempt == 2:
+            assert q.jobs.status(job.id) is JobStatus.QUEUED, "three vanishings: still queued"
+    final = q.jobs.get(job.id)
+    assert final.status is JobStatus.FAILED and final.vanished == 5 and final.lost == 0
+    assert "vanished 5 times" in final.error
+
+
 def test_graceful_release_does_not_count_as_a_loss(store: Store, make_job: Callable[..., Job]) -> None:
     job = enqueue(store, make_job(image_bytes()))
     store.workers.register("w1", {}, HEARTBEAT_TTL)
     assert claim(store, "w1", timeout=1) is not None
-    found = store.recovery.release("w1", MAX_LOST, count_loss=False)
+    found = store.recovery.release("w1", Gone.RELEASED)
     assert found.requeued == [job.id]
     assert store.jobs.get(job.id).lost == 0 and store.jobs.status(job.id) is JobStatus.QUEUED
 
@@ -139,7 +158,7 @@ def test_retry_goes_to_delayed_set_then_back_to_the_queue(store: Store, make_job
     assert finish(store, "w1", job.id, JobStatus.RETRYING, {"error": "disk"}, retry_at=0.0).applied
     rec = store.jobs.get(job.id)
     assert rec.status is JobStatus.RETRYING and rec.retries == 1
-    assert store.recovery.run(MAX_LOST).promoted == 1
+    assert store.recovery.run().promoted == 1
     assert store.jobs.status(job.id) is JobStatus.QUEUED and store.jobs.depth() == 1
 
 
@@ -242,6 +261,6 @@ def test_prefetch_holds_several_jobs_crash_safely(store: Store, make_job: Callab
     assert store.stats()["failed:corrupt_image"] == 1
     # The worker dies holding two jobs: both go back, ahead of the one still queued.
     store.redis.delete(store.keys.heartbeat("w1"))
-    found = store.recovery.run(MAX_LOST)
+    found = store.recovery.run()
     assert sorted(found.requeued) == sorted(j.id for j in jobs[3:5])
     assert claim(store, "w2", timeout=1).id in {jobs[3].id, jobs[4].id}  # type: ignore[union-attr]

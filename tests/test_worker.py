@@ -69,7 +69,7 @@ def test_sigkilled_worker_loses_nothing(settings: StackSettings, store: Store, l
     done = wait_status(store, slow.id, {JobStatus.DONE, JobStatus.FAILED})
     assert done.status is JobStatus.DONE, done.error
     assert done.worker == second.worker != first.worker  # type: ignore[attr-defined]
-    assert done.attempts == 2 and done.lost == 1
+    assert done.attempts == 2 and done.vanished == 1 and done.lost == 0, "a whole worker killed: not a poison sign"
     with Image.open(local_path(settings, done.output_key)) as out:
         out.load()  # the whole file decodes
         assert out.size == (120, 80)
@@ -95,20 +95,21 @@ def test_killed_child_is_replaced_and_its_job_handed_back_at_once(
 
 def test_poison_job_fails_after_n_worker_deaths(settings: StackSettings, store: Store, local: LocalStack,
                                                 make_job: Callable[..., Job], tmp_path: Path) -> None:
-    settings = settings.with_overrides(max_lost=2)
-    local.settings = settings
+    """An input that kills the worker process running it (as a decoder's crash or an OOM kill would), its
+    supervisor alive: after MAX_LOST deaths the job fails, and the worker carries on."""
+    local.settings = settings.with_overrides(max_lost=2)
+    local.start_workers(concurrency=1, heartbeat_ttl=60.0, heartbeat_interval=1.0)
     job = enqueue(store, make_job(input_path=fifo(settings.upload_dir)))
     previous = ""
     for _ in range(2):
-        proc = local.start_workers()
         current = wait_for(lambda prev=previous: (j := store.jobs.get(job.id)).status is JobStatus.PROCESSING
-                           and j.worker != prev and j, 20, "a new worker to take the job")
+                           and j.worker != prev and j, 20, "a worker process to take the job")
         previous = current.worker  # type: ignore[attr-defined]
-        proc.signal(signal.SIGKILL)
-        proc.popen.wait(10)  # type: ignore[union-attr]
-    local.start_workers()  # a live worker runs recovery
+        os.kill(int(store.redis.hget(store.keys.worker(previous), "pid")), signal.SIGKILL)  # type: ignore[arg-type]
     final = wait_status(store, job.id, {JobStatus.FAILED})
-    assert final.error_code == "worker_lost" and final.lost == 2
+    assert final.error_code == "worker_lost" and final.lost == 2 and "poison" in final.error
+    after = enqueue(store, make_job(image_bytes()))
+    assert wait_status(store, after.id, {JobStatus.DONE}).status is JobStatus.DONE
 
 
 def test_sigterm_finishes_the_current_job_and_takes_no_more(
@@ -218,6 +219,8 @@ def test_a_job_queued_by_the_previous_version_is_read_and_done(
     with Image.open(settings.output_dir / f"{job_id}.jpg") as out:
         assert out.size == (100, 60)
     assert not upload.exists()
+    live = store.redis.hgetall(store.keys.count)
+    assert all(int(v) >= 0 for v in live.values()), f"a job no one counted leaves no debt: {live}"
 
 
 def test_a_sigterm_to_the_whole_process_group_stops_every_worker_quickly(store: Store, local: LocalStack) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,6 +16,7 @@ import requests
 from .statuses import TERMINAL
 
 _BATCH = 100  # job ids per GET /jobs?ids=
+IDEMPOTENCY = "Idempotency-Key"
 
 
 class ApiError(Exception):
@@ -47,22 +49,43 @@ class Client:
     # --- uploads -----------------------------------------------------------------------------------
 
     def submit(self, image: str | Path | bytes | IO[bytes], width: int | str | None = None,
-               height: int | str | None = None, *, filename: str | None = None, **options: Any) -> dict[str, Any]:
+               height: int | str | None = None, *, filename: str | None = None, priority: str | None = None,
+               delay: float | str | None = None, run_at: datetime | str | None = None,
+               idempotency_key: str | None = None, **options: Any) -> dict[str, Any]:
         """Upload one image (``POST /upload``); ``options`` are the resize fields (fit, format, quality,
-        progressive, without_enlargement, background). Returns ``{"jobId", "status", "statusUrl", ...}``."""
-        form = _form(width, height, options)
+        progressive, without_enlargement, background). ``priority``: high, normal or low; ``delay`` (seconds)
+        or ``run_at`` (a time): when it runs; ``idempotency_key``: a retried call with it makes no second job.
+        Returns ``{"jobId", "status", "statusUrl", ...}``."""
+        form = _form(width, height, {**options, **_scheduling(priority, delay, run_at)})
+        headers = {IDEMPOTENCY: idempotency_key} if idempotency_key else {}
         if isinstance(image, (str, Path)):
             path = Path(image)
             with path.open("rb") as fh:
-                return self._json("POST", "/upload", files={"image": (filename or path.name, fh)}, data=form)
-        return self._json("POST", "/upload", files={"image": (filename or "image", image)}, data=form)
+                return self._json("POST", "/upload", files={"image": (filename or path.name, fh)}, data=form,
+                                  headers=headers)
+        return self._json("POST", "/upload", files={"image": (filename or "image", image)}, data=form,
+                          headers=headers)
 
     def submit_many(self, paths: Iterable[str | Path], width: int | str | None = None,
-                    height: int | str | None = None, **options: Any) -> dict[str, Any]:
+                    height: int | str | None = None, *, priority: str | None = None, delay: float | str | None = None,
+                    run_at: datetime | str | None = None, idempotency_key: str | None = None,
+                    **options: Any) -> dict[str, Any]:
         """Upload several images as one batch (``POST /jobs``): all are queued, or none."""
+        form = _form(width, height, {**options, **_scheduling(priority, delay, run_at)})
+        headers = {IDEMPOTENCY: idempotency_key} if idempotency_key else {}
         with ExitStack() as stack:
             files = [("images", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
-            return self._json("POST", "/jobs", files=files, data=_form(width, height, options))
+            return self._json("POST", "/jobs", files=files, data=form, headers=headers)
+
+    # --- job control -------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job that has not ended (ApiError 409 ``not_cancellable`` otherwise); returns its record."""
+        return self._json("POST", f"/jobs/{job_id}/cancel")
+
+    def retry(self, job_id: str) -> dict[str, Any]:
+        """Queue a failed or cancelled job again (409 ``not_retryable``, 410 ``input_gone``)."""
+        return self._json("POST", f"/jobs/{job_id}/retry")
 
     # --- reading jobs ------------------------------------------------------------------------------
 
@@ -80,12 +103,40 @@ class Client:
             found += list(self._json("GET", "/jobs", params={"ids": chunk, "limit": str(_BATCH)})["jobs"])
         return found
 
+    def list_jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The caller's newest jobs (an admin's: everyone's), optionally in one status."""
+        params = {"limit": str(limit), **({"status": status} if status else {})}
+        return list(self._json("GET", "/jobs", params=params)["jobs"])
+
+    # --- operators ---------------------------------------------------------------------------------
+
     def stats(self) -> dict[str, Any]:
+        """Counters, jobs per status and the worker registry (admins)."""
         return self._json("GET", "/stats")
 
+    def scaling(self) -> dict[str, Any]:
+        """The backlog an autoscaler scales workers on (admin or metrics token)."""
+        return self._json("GET", "/scaling")
+
+    def metrics(self) -> str:
+        """Prometheus' text format (admin or metrics token)."""
+        return self._request("GET", "/metrics").text
+
+    def openapi(self) -> dict[str, Any]:
+        """The API's OpenAPI document."""
+        return self._json("GET", "/openapi.json")
+
+    def alive(self) -> bool:
+        """The API process answers (``/healthz``)."""
+        return self._probe("/healthz")
+
     def ready(self) -> bool:
+        """The API can accept uploads: its Redis answers (``/readyz``)."""
+        return self._probe("/readyz")
+
+    def _probe(self, path: str) -> bool:
         try:
-            return self.session.get(f"{self.url}/readyz", timeout=min(self.timeout, 5)).status_code == 200
+            return self.session.get(f"{self.url}{path}", timeout=min(self.timeout, 5)).status_code == 200
         except requests.RequestException:
             return False
 
@@ -117,6 +168,10 @@ class Client:
         """Save the job's result to ``dest`` (a file, or a folder to put ``<jobId>.<ext>`` in)."""
         resp = self._request("GET", f"/jobs/{job_id}/result", stream=True)
         return _save(resp, Path(dest), job_id)
+
+    def stream_ticket(self) -> str:
+        """A short-lived ticket for an event stream where no header can be sent (``?ticket=``)."""
+        return str(self._json("POST", "/events/ticket")["ticket"])
 
     def me(self) -> dict[str, Any]:
         """Who the API takes this client for: ``{"tenant", "role", "authMode"}``."""
@@ -169,6 +224,11 @@ def _save(resp: requests.Response, target: Path, job_id: str) -> Path:
         for chunk in resp.iter_content(1 << 16):
             out.write(chunk)
     return target
+
+
+def _scheduling(priority: str | None, delay: float | str | None, run_at: datetime | str | None) -> dict[str, Any]:
+    when = run_at.isoformat() if isinstance(run_at, datetime) else run_at
+    return {"priority": priority, "delay": delay, "runAt": when}
 
 
 def _form(width: int | str | None, height: int | str | None, options: dict[str, Any]) -> dict[str, str]:

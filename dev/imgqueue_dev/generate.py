@@ -2,8 +2,8 @@
 word is written once:
 
 * ``.env.example`` and ``docs/settings.md`` from the settings classes (``variables.py``);
-* the client's and the dashboard's status lists, and the OpenAPI document's ``Status`` enum, from
-  ``imgqueue/status.py``;
+* the client's and the dashboard's status lists from ``imgqueue/status.py``;
+* the API's ``openapi.json`` from ``imgqueue_api.contract``;
 * and check that every ``${VAR}`` in the compose files is a documented variable with its default.
 
     python -m imgqueue_dev.generate [--check] [--root .]
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from itertools import groupby
 from pathlib import Path
 
 from imgqueue.status import NEXT, TERMINAL, JobStatus
+from imgqueue_api import create_app
+from imgqueue_api.contract import build
+from imgqueue_api.settings import ApiSettings
 
 from .variables import Variable, all_variables
 
@@ -73,10 +77,11 @@ def dashboard_statuses() -> str:
             f"const NEXT = Object.freeze({{{follows}}});\n")
 
 
-def openapi_with_statuses(text: str) -> str:
-    doc = json.loads(text)
-    doc["components"]["schemas"]["Status"]["enum"] = [s.value for s in JobStatus]
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def openapi_document() -> str:
+    """The contract as built from the API's code (imgqueue_api.contract), for an app at default settings."""
+    logging.getLogger("imgqueue_api").setLevel(logging.ERROR)  # not the open-mode warning: no server starts
+    app = create_app({"TESTING": True, "IMGQUEUE_SETTINGS": ApiSettings.from_env({})})
+    return json.dumps(build(app), indent=2, ensure_ascii=False) + "\n"
 
 
 def compose_problems(compose: str, variables: list[Variable]) -> list[str]:
@@ -111,7 +116,7 @@ def targets(root: Path) -> dict[Path, Callable[[str], str]]:
         root / "docs" / "settings.md": lambda _: settings_reference(variables),
         root / "client" / "imgqueue_client" / "statuses.py": lambda _: client_statuses(),
         api / "static" / "statuses.js": lambda _: dashboard_statuses(),
-        api / "openapi.json": openapi_with_statuses,
+        api / "openapi.json": lambda _: openapi_document(),
     }
 
 

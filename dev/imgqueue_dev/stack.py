@@ -44,14 +44,14 @@ class Service(str, Enum):
 
 
 def start_redis(port: int = 0, workdir: Path | None = None, appendonly: bool = False,
-                log: IO[bytes] | None = None, *extra: str, password: bool = True) -> tuple[Proc, str]:
+                log: IO[bytes] | None = None, *extra: str, password: bool | str = True) -> tuple[Proc, str]:
     """Start ``redis-server`` from PATH on ``port`` (0: a free one), with ``extra`` arguments; returns it and
-    its URL. ``password``: a random one, from a config file of its own (never on the command line), and in
-    the URL."""
+    its URL. ``password``: a random one (or this one: a restart), from a config file of its own (never on
+    the command line), and in the URL."""
     port = port or free_port()
     folder = workdir or Path(tempfile.mkdtemp(prefix="imgqueue-redis-"))
     folder.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(16) if password else ""
+    secret = password if isinstance(password, str) else secrets.token_hex(16) if password else ""
     conf = folder / "redis.conf"
     conf.touch(mode=0o600)
     conf.write_text(f"requirepass {secret}\n" if secret else "")

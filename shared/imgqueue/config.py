@@ -218,7 +218,15 @@ def _parse_float(raw: str) -> float:
         raise ValueError("expected a number") from None
 
 
-_PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: _parse_int, float: _parse_float, type(Path()): Path}
+def _parse_bool(raw: str) -> bool:
+    flags = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+    if raw.lower() not in flags:
+        raise ValueError("expected true or false")
+    return flags[raw.lower()]
+
+
+_PARSERS: dict[type, Callable[[str], Any]] = {str: str, int: _parse_int, float: _parse_float, bool: _parse_bool,
+                                              type(Path()): Path}
 
 
 def _redact_url(url: str) -> str:

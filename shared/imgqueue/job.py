@@ -6,12 +6,13 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 from .spec import ResizeSpec
-from .status import TERMINAL, JobStatus
+from .status import TERMINAL, JobStatus, Priority
 
-__all__ = ["TERMINAL", "Job", "JobStatus", "input_key", "new_job_id", "output_key"]
+__all__ = ["TERMINAL", "Job", "JobStatus", "Priority", "input_key", "new_job_id", "output_key"]
 
 
 def new_job_id() -> str:
@@ -38,6 +39,10 @@ class Job:
     filename: str = ""  # the client's file name, for display only: never used as a path
     tenant: str = ""  # who owns it ("" in open mode)
     batch: str = ""
+    priority: str = Priority.NORMAL.value
+    run_at: float = 0.0  # when a delayed job becomes due (0: at once)
+    content: str = ""  # key of its bytes (size, both ends) and its spec: a candidate for sharing its output
+    input_digest: str = ""  # SHA-256 of its upload, recorded by the worker (an identical upload shares)
     input_format: str = ""
     input_width: int = 0
     input_height: int = 0
@@ -47,8 +52,10 @@ class Job:
     finished_at: float = 0.0
     updated_at: float = 0.0  # time of the last transition (the ``ts`` of its event)
     attempts: int = 0  # times a worker started it
-    lost: int = 0  # times its worker died while holding it
+    lost: int = 0  # times its worker process died while running it, its supervisor alive (a poison job?)
+    vanished: int = 0  # times its whole worker vanished while running it (container, host, supervisor)
     retries: int = 0  # times it was scheduled again after a transient error
+    resubmitted: int = 0  # times a client retried it after it failed or was cancelled
     worker: str = ""
     output_width: int = 0
     output_height: int = 0
@@ -56,6 +63,8 @@ class Job:
     output_format: str = ""
     engine: str = ""  # the imaging engine that made the output: vips or pillow
     output_expires_at: float = 0.0  # when the output is removed (OUTPUT_TTL after done)
+    duplicate_of: str = ""  # the done job whose output it shares (an identical upload)
+    progress: str = ""  # JSON {done, total} while processing
     error_code: str = ""
     error: str = ""
     duration_ms: float = 0.0
@@ -83,8 +92,8 @@ class Job:
     def to_redis(self) -> dict[str, str]:
         """Flat string mapping for the ``job:<id>`` hash. Fields still at their default (0, "") are left
         out: they read back as the default, and a smaller hash is faster to write and read."""
-        data = self.to_dict()
-        data["spec"] = json.dumps(data["spec"], separators=(",", ":"))
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        data["status"], data["spec"] = self.status.value, _spec_text(self.spec)
         return {k: _to_str(v) for k, v in data.items() if v not in ("", 0, 0.0) or k in _ALWAYS}
 
     @classmethod
@@ -136,7 +145,19 @@ def _str(value: Any) -> str:
 def _spec(value: Any) -> ResizeSpec:
     if isinstance(value, ResizeSpec):
         return value
-    return ResizeSpec.from_dict(json.loads(value) if isinstance(value, str) else value)
+    return _stored_spec(value) if isinstance(value, str) else ResizeSpec.from_dict(value)
+
+
+@lru_cache(maxsize=1024)
+def _spec_text(spec: ResizeSpec) -> str:
+    """A spec as a record stores it (JSON), written once per spec."""
+    return json.dumps(spec.to_dict(), separators=(",", ":"))
+
+
+@lru_cache(maxsize=1024)
+def _stored_spec(text: str) -> ResizeSpec:
+    """A spec as a record stores it (JSON), parsed once: jobs of one upload share it, and specs are frozen."""
+    return ResizeSpec.from_dict(json.loads(text))
 
 
 def _coercers() -> dict[str, Callable[[Any], Any]]:

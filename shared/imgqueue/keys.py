@@ -1,12 +1,15 @@
 """Every Redis key and channel name imgqueue uses, in one place.
 
-Two names are the Node demo's and must not change: the queue list (default ``image_jobs``) and the
-per-job status string ``job:<id>:status``. Everything else lives under ``imgqueue:``.
+Two names are the Node demo's and must not change: the queue list (default ``image_jobs``, which holds the
+normal-priority jobs of the open tenant) and the per-job status string ``job:<id>:status``. Everything
+else lives under ``imgqueue:``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .status import Priority
 
 PREFIX = "imgqueue"
 JOB_PREFIX = "job:"
@@ -23,15 +26,84 @@ def job_hash(job_id: str) -> str:
     return f"{JOB_PREFIX}{job_id}"
 
 
+DEFAULT_PRIORITY = Priority.NORMAL.value
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names that depend on the queue name, so several queues can share one Redis."""
 
-    queue: str
+    queue: str  # the Node demo's list: the open tenant's normal-priority queue
+
+    def tenant_queue(self, priority: str, tenant: str) -> str:
+        """List of one tenant's queued job ids of one priority (LPUSH at the back, taken from the right)."""
+        if priority == DEFAULT_PRIORITY and tenant == "":
+            return self.queue
+        return f"{self.queue_prefix}{priority}:{tenant}"
+
+    @property
+    def queue_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:queue:"
+
+    def ring(self, priority: str) -> str:
+        """Sorted set: the tenants with jobs of this priority queued, scored by their usage (fair share)."""
+        return f"{PREFIX}:{self.queue}:ring:{priority}"
+
+    @property
+    def usage(self) -> str:
+        """Hash: ``<priority>:<tenant>`` -> a tenant's use of the workers when it left that priority's round
+        (its score there, kept for when it comes back; lua/common.lua)."""
+        return f"{PREFIX}:{self.queue}:usage"
+
+    @property
+    def fair_base(self) -> str:
+        """String: the time the usage weights are counted from (weight 1 then)."""
+        return f"{PREFIX}:{self.queue}:fair_base"
+
+    @property
+    def ring_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:ring:"
+
+    @property
+    def wake(self) -> str:
+        """List of tokens, one per job queued, that wake an idle worker blocked on it (BLPOP)."""
+        return f"{PREFIX}:{self.queue}:wake"
+
+    @property
+    def count(self) -> str:
+        """Hash: jobs per status that is not final nor processing, queued ones per priority (``queued:high``...)."""
+        return f"{PREFIX}:{self.queue}:count"
+
+    @property
+    def running(self) -> str:
+        """Hash: tenant -> jobs of it processing now (for a tenant's concurrency cap)."""
+        return f"{PREFIX}:{self.queue}:running"
+
+    @property
+    def ended_prefix(self) -> str:
+        """Sorted sets ``<prefix><status>``: ended jobs by finish time, for the retention."""
+        return f"{PREFIX}:{self.queue}:ended:"
+
+    @property
+    def content_prefix(self) -> str:
+        """Strings ``<prefix><tenant>:<digest>``: the done job whose output an identical upload may share."""
+        return f"{PREFIX}:{self.queue}:content:"
+
+    def content(self, tenant: str, digest: str) -> str:
+        return f"{self.content_prefix}{tenant}:{digest}"
+
+    @property
+    def wanted(self) -> str:
+        """Sorted set: shared output keys by the time the last job that shares them wants them kept."""
+        return f"{PREFIX}:{self.queue}:wanted"
+
+    def idempotency(self, tenant: str, key_digest: str) -> str:
+        """String: what the first request with an Idempotency-Key made (kept a day)."""
+        return f"{PREFIX}:{self.queue}:idem:{tenant}:{key_digest}"
 
     @property
     def delayed(self) -> str:
-        """Sorted set of jobs waiting for a retry, scored by the time they may run again."""
+        """Sorted set of the jobs waiting for a time (a delay, a retry's backoff), scored by that time."""
         return f"{PREFIX}:{self.queue}:delayed"
 
     @property

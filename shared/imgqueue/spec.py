@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
@@ -40,7 +40,7 @@ DEFAULT_QUALITY = {"JPEG": 80, "WEBP": 80, "AVIF": 50}  # sharp's defaults
 DEFAULT_BACKGROUND = "#ffffff"
 _COLOUR = re.compile(r"#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: no other script's digits, no '3_0', no '+30'
-_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class ResizeSpec:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _SPEC_FIELDS}  # not asdict(): it deep-copies, slowly
         data["fit"] = self.fit.value
         return data
 
@@ -92,6 +92,9 @@ class ResizeSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> ResizeSpec:
         """The spec stored in a job record: the same parser as the API's form fields."""
         return parse_spec(data)
+
+
+_SPEC_FIELDS = tuple(f.name for f in fields(ResizeSpec))
 
 
 def parse_spec(values: Mapping[str, Any], limits: Limits = Limits(), writable: Collection[str] | None = None,
@@ -164,9 +167,9 @@ def _flag(values: Mapping[str, Any], *names: str) -> bool:
             return value
         raw = _text(value).lower()
         if raw:
-            if raw not in _FLAGS:
+            if raw not in FLAG_WORDS:
                 raise InvalidSpec(f"{name} must be true or false, got {_echo(raw)}")
-            return _FLAGS[raw]
+            return FLAG_WORDS[raw]
     return False
 
 

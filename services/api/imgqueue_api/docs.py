@@ -1,7 +1,7 @@
-"""The API's contract: ``GET /openapi.json`` (OpenAPI 3.1, kept in the repository as ``openapi.json`` and
-checked against the routes and the running API by the tests) and ``GET /docs``, a page rendered from it on
-the server (no CDN, no script). The repository's document describes token mode; an instance in open mode
-serves it with no security requirement, as it asks for none."""
+"""The API's contract: ``GET /openapi.json`` (OpenAPI 3.1, built from the code by ``imgqueue_api.contract``
+and kept in the repository as ``openapi.json``) and ``GET /docs``, a page rendered from it. The repository's
+document describes token mode; an instance in open mode serves it with no security requirement, as it asks
+for none."""
 
 from __future__ import annotations
 

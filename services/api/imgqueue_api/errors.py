@@ -7,6 +7,7 @@ One mechanism: an error carries a machine-readable ``code`` (the core's exceptio
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -16,45 +17,67 @@ from imgqueue.store import FULL, UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-HTTP_STATUS = {
-    "invalid_parameter": 400,
-    "body_timeout": 408,
-    "missing_file": 400,
-    "invalid_body": 400,
-    "empty_file": 400,
-    "host_not_allowed": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "bad_signature": 403,
-    "link_expired": 403,
-    "link_revoked": 403,
-    "origin_not_allowed": 403,
-    "job_not_found": 404,
-    "not_done": 409,
-    "result_gone": 410,
-    "expired": 410,
-    "file_too_large": 413,
-    "request_too_large": 413,
-    "too_many_files": 413,
-    "form_too_large": 413,
-    "too_many_pixels": 413,
-    "output_too_large": 413,
-    "not_an_image": 415,
-    "unsupported_format": 415,
-    "image_error": 422,
-    "corrupt_image": 422,
-    "too_many_frames": 422,
-    "too_much_metadata": 422,
-    "rate_limited": 429,
-    "too_many_streams": 429,
-    "too_many_uploads": 429,
-    "redis_unavailable": 503,
-    "store_full": 503,
-    "queue_full": 503,
-    "not_replicated": 503,
-    "storage_error": 503,
-    "insufficient_storage": 507,
+@dataclass(frozen=True)
+class Problem:
+    """What an error code means to a client: its HTTP status and a message as the API words one."""
+
+    status: int
+    example: str
+
+
+ERRORS: dict[str, Problem] = {
+    "invalid_parameter": Problem(400, "width must be a whole number in ASCII digits, got 'wide'"),
+    "missing_file": Problem(400, "send the image as a multipart form field named 'image'"),
+    "invalid_body": Problem(400, "the body is not a readable multipart form (missing boundary); part headers "
+                                 "must be UTF-8"),
+    "empty_file": Problem(400, "the uploaded file is empty"),
+    "host_not_allowed": Problem(400, "this API does not answer to that Host name (see ALLOWED_HOSTS)"),
+    "unauthorized": Problem(401, "send a valid API token: Authorization: Bearer <token>"),
+    "forbidden": Problem(403, "this route is for the roles admin; the token is a client token"),
+    "bad_signature": Problem(403, "this link's signature does not match: it was altered or forged"),
+    "link_expired": Problem(403, "this link has expired: fetch the job again for a fresh resultUrl"),
+    "link_revoked": Problem(403, "this link was made for a token that has since been revoked"),
+    "origin_not_allowed": Problem(403, "pages of this origin may not call the API (see ALLOWED_ORIGINS)"),
+    "job_not_found": Problem(404, "no job with id '0123456789abcdef0123456789abcdef'"),
+    "body_timeout": Problem(408, "the request body did not arrive within 60 s"),
+    "not_done": Problem(409, "job is processing, the result exists once it is done"),
+    "not_cancellable": Problem(409, "the job has ended: it cannot be cancelled (it is done)"),
+    "not_retryable": Problem(409, "only a failed or cancelled job can be retried (it is queued)"),
+    "idempotency_in_progress": Problem(409, "a request with this Idempotency-Key is still being handled; try "
+                                            "again shortly"),
+    "result_gone": Problem(410, "the job is done but its output file has been removed"),
+    "input_gone": Problem(410, "the job's upload is no longer kept (KEEP_FAILED_*, JOB_TTL): upload it again"),
+    "expired": Problem(410, "the result was kept for OUTPUT_TTL after the job was done, and has been removed"),
+    "file_too_large": Problem(413, "the file is more than the limit of 52428800 bytes"),
+    "request_too_large": Problem(413, "the request is larger than the limit of 104857600 bytes"),
+    "too_many_files": Problem(413, "120 files, more than the limit of 100"),
+    "form_too_large": Problem(413, "the form has more than 200 parts, or a field of more than 65536 bytes "
+                                   "(MAX_FORM_PARTS, MAX_FIELD_BYTES)"),
+    "too_many_pixels": Problem(413, "a frame is 20000x20000 = 400000000 pixels, more than the limit of 50000000"),
+    "output_too_large": Problem(413, "the output would be 8192x8192 pixels in 3 frames, more than the limit of "
+                                     "16800000"),
+    "not_an_image": Problem(415, "the file is not an image in any format we can read"),
+    "unsupported_format": Problem(415, "ICO images are not supported; send JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF"),
+    "image_error": Problem(422, "the image cannot be processed"),
+    "idempotency_mismatch": Problem(422, "this Idempotency-Key was used with another request: use a new key for "
+                                         "a new request"),
+    "corrupt_image": Problem(422, "the image could not be decoded (its structure is cut short or malformed)"),
+    "too_many_frames": Problem(422, "the file has more than 200 frames or pages (the limit)"),
+    "too_much_metadata": Problem(422, "the file holds more than 1000 metadata chunks or segments (the limit)"),
+    "rate_limited": Problem(429, "more than 60 uploads in 60 s: try again in 12 s"),
+    "too_many_streams": Problem(429, "this client holds 20 event streams open, the most allowed; close one first"),
+    "too_many_uploads": Problem(429, "this client is sending 8 request bodies to this server already, the most "
+                                     "allowed at once; wait for one to finish"),
+    "redis_unavailable": Problem(503, "the job store (Redis) is unavailable; try again shortly"),
+    "store_full": Problem(503, "the job store (Redis) is full: try again later"),
+    "queue_full": Problem(503, "the queue holds 10000 jobs and may hold 10000: try again later (about 30 s "
+                               "at the current pace)"),
+    "not_replicated": Problem(503, "the job store confirmed the write on 0 of 1 replicas in time; try again"),
+    "storage_error": Problem(503, "uploads/0123456789abcdef0123456789abcdef.jpg: the object store is unavailable "
+                                  "(TimeoutError)"),
+    "insufficient_storage": Problem(507, "the server is short of disk space for uploads; try again later"),
 }
+HTTP_STATUS = {code: problem.status for code, problem in ERRORS.items()}  # the one map from codes to HTTP
 
 
 class ApiError(ImgqueueError):

@@ -4,6 +4,7 @@ own tenant's jobs only: any other id is answered as unknown (404), never as forb
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ bp = Blueprint("jobs", __name__)
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LIST = 1000
+DEFAULT_LIST = 50
 PRIVATE_CACHE = "private, max-age=300"
-INTERNAL_FIELDS = ("input_path", "output_path", "worker")  # where files are, host and pid: admins only
+INTERNAL_FIELDS = ("input_path", "output_path", "worker", "content")  # where files are, host, pid: admins only
 
 
 def job_id_or_404(job_id: str) -> str:
@@ -54,9 +56,12 @@ def view(job: Job) -> dict[str, Any]:
     """The record as the caller may see it, with its links. Admins also see where its files are."""
     data = job.to_dict()
     del data["input_key"], data["output_key"]
+    running = job.progress and job.status is JobStatus.PROCESSING
+    data["progress"] = json.loads(job.progress) if running else None  # outputs written of all, while it runs
     if auth.current().admin:
         storage = state.get().storage
-        data.update(input_path=storage.location(job.input_key), output_path=storage.location(job.output_key))
+        data.update({name: storage.location(key) if key else "" for name, key in
+                     (("input_path", job.input_key), ("output_path", job.output_key))})
     else:
         for name in INTERNAL_FIELDS:
             data.pop(name, None)
@@ -65,7 +70,10 @@ def view(job: Job) -> dict[str, Any]:
 
 
 def accepted_entry(job: Job) -> dict[str, Any]:
-    return {"jobId": job.id, "status": job.status.value, "filename": job.filename, **links(job)}
+    entry = {"jobId": job.id, "status": job.status.value, "filename": job.filename, **links(job)}
+    if job.duplicate_of:
+        entry["duplicateOf"] = job.duplicate_of
+    return entry
 
 
 @bp.get("/jobs/<job_id>/status")
@@ -155,7 +163,7 @@ def me() -> Response:
 
 def _limit(raw: str) -> int:
     if raw.strip() == "":
-        return 50
+        return DEFAULT_LIST
     limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     if not 1 <= limit <= MAX_LIST:
         raise ApiError("invalid_parameter", f"limit must be a whole number between 1 and {MAX_LIST}")

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from imgqueue.status import JobStatus
+from imgqueue.status import JobStatus, Priority
 from imgqueue.store import Histogram as QueueHistogram
 from imgqueue.store import Store
 
@@ -32,7 +32,11 @@ _COUNTERS = {
     "started": ("imgqueue_jobs_started", "Job runs started by a worker (re-runs included)"),
     JobStatus.DONE.value: ("imgqueue_jobs_completed", "Jobs that ended done"),
     "retried": ("imgqueue_jobs_retried", "Retries scheduled after a transient error"),
-    "lost": ("imgqueue_jobs_lost", "Times a job's worker died while holding it"),
+    "lost": ("imgqueue_jobs_lost", "Times a job's worker process died running it, its supervisor alive"),
+    "vanished": ("imgqueue_jobs_vanished", "Times a job's whole worker vanished while running it"),
+    JobStatus.CANCELLED.value: ("imgqueue_jobs_cancelled", "Jobs cancelled"),
+    "resubmitted": ("imgqueue_jobs_resubmitted", "Failed or cancelled jobs a client retried"),
+    "deduplicated": ("imgqueue_jobs_deduplicated", "Uploads done at once, sharing an identical job's output"),
     "recovered": ("imgqueue_jobs_recovered", "Jobs handed back to the queue after their worker died"),
     "upload_bytes": ("imgqueue_upload_bytes", "Bytes of accepted uploads"),
 }
@@ -58,8 +62,15 @@ class RedisCollector(Collector):
             if field.startswith(f"{JobStatus.FAILED.value}:"):
                 failed.add_metric([field.split(":", 1)[1]], value)
         yield failed
-        yield GaugeMetricFamily("imgqueue_queue_depth", "Jobs waiting in the queue", value=stats["queued"])
-        yield GaugeMetricFamily("imgqueue_jobs_delayed", "Jobs waiting out a retry backoff", value=stats["delayed"])
+        depth = GaugeMetricFamily("imgqueue_queue_depth", "Jobs waiting in the queues, by priority",
+                                  labels=["priority"])
+        for priority in Priority:
+            depth.add_metric([priority.value], stats.get(f"{JobStatus.QUEUED.value}:{priority.value}", 0))
+        yield depth
+        yield GaugeMetricFamily("imgqueue_jobs_delayed", "Jobs waiting for the time they were scheduled for",
+                                value=stats[JobStatus.DELAYED.value])
+        yield GaugeMetricFamily("imgqueue_jobs_retrying", "Jobs waiting out a retry backoff",
+                                value=stats[JobStatus.RETRYING.value])
         yield GaugeMetricFamily("imgqueue_jobs_processing", "Jobs being processed", value=stats["processing"])
         yield GaugeMetricFamily("imgqueue_workers_alive", "Worker processes with a fresh heartbeat",
                                 value=stats["workers"])
@@ -99,13 +110,16 @@ def install(app: Flask) -> None:
 @bp.get("/scaling")
 @auth.allow("admin", "metrics")
 def scaling() -> Response:
-    """What an autoscaler (KEDA's metrics-api scaler) needs: ``backlog`` counts every job that needs a
-    worker, not only those waiting in the list: the ones being processed (scaling in must not take their
-    workers away) and the retries waiting out their backoff."""
-    counts = state.get().store.stats()
-    backlog = counts["queued"] + counts["processing"] + counts["delayed"]
-    return jsonify(backlog=backlog, queued=counts["queued"], processing=counts["processing"],
-                   delayed=counts["delayed"], workers=counts["workers"])
+    """What an autoscaler (KEDA's metrics-api scaler) needs: ``backlog`` counts the jobs that need a worker
+    now: those queued, those being processed (scaling in must not take their workers away), and those whose
+    time has come (a delay, a retry's backoff) but that no worker has moved to their queue yet. Jobs due
+    later need no worker yet."""
+    store = state.get().store
+    counts = store.stats()
+    due, later = store.jobs.due_later(time.time())
+    queued, processing = counts[JobStatus.QUEUED.value], counts["processing"]
+    return jsonify(backlog=queued + processing + due, queued=queued, processing=processing, due=due,
+                   waiting=later, delayed=counts[JobStatus.DELAYED.value], workers=counts["workers"])
 
 
 @bp.get("/metrics")

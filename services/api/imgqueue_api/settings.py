@@ -71,6 +71,12 @@ class ApiSettings(Settings):
     min_free_disk_bytes: int = setting(256 * 1024 * 1024, "free space the upload folder must keep; below it, "
                                        "uploads get 507 before their body is stored (0: no check)", UPLOADS,
                                        zero_ok=True)
+    max_delay: float = setting(30 * 24 * 3600.0, "furthest ahead (seconds) an upload may be scheduled with `delay` "
+                               "or `runAt`; past it, 400", UPLOADS)
+    dedup_by_content: bool = setting(True, "an upload identical to a done job of its tenant (same bytes, same "
+                                     "spec) is done at once, sharing that job's output (`duplicateOf`)", UPLOADS)
+    idempotency_ttl: int = setting(24 * 3600, "seconds an `Idempotency-Key` is remembered: a retried request "
+                                   "with it gets the first one's jobs", UPLOADS)
     default_width: int = setting(300, "width used when an upload gives neither width nor height", UPLOADS)
     default_height: int = setting(300, "height used when an upload gives neither width nor height", UPLOADS)
 

@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--height", default="300")
     p.add_argument("--fit", default=None)
     p.add_argument("--format", default=None)
+    p.add_argument("--priority", choices=("high", "normal", "low"), default=None, help="every job's priority")
+    p.add_argument("--delay", type=float, default=None, help="seconds every job waits before it runs")
     p.add_argument("--concurrency", type=int, default=8, help="uploads in flight at once")
     p.add_argument("--timeout", type=float, default=300.0, help="deadline for the whole run, in seconds")
     p.add_argument("--poll-interval", type=float, default=0.5)
@@ -118,8 +120,8 @@ def _start_following(client: Client) -> EventFollower:
 
 
 def upload_all(client: Client, items: list[Tracked], args: argparse.Namespace, view: LiveView, t0: float) -> None:
-    form = {k: v for k, v in {"width": args.width, "height": args.height, "fit": args.fit,
-                              "format": args.format}.items() if v}
+    form = {k: v for k, v in {"width": args.width, "height": args.height, "fit": args.fit, "format": args.format,
+                              "priority": args.priority, "delay": args.delay}.items() if v}
     print(f"uploading {len(items)} images to {client.url} ({args.concurrency} at a time)", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         futures = [pool.submit(upload, client, item, form) for item in items]

@@ -1,8 +1,9 @@
 """A worker process's background thread: its heartbeat, and its turn at the fleet's chores.
 
 * The heartbeat, every HEARTBEAT_INTERVAL, by every process: it keeps this process alive in the registry.
-* Recovery, every RECOVERY_INTERVAL, by one process of the fleet (a claimed chore): retries whose backoff
-  has passed go back to the queue, and the jobs of workers whose heartbeat expired go back to its head.
+* Recovery, every RECOVERY_INTERVAL, by one process of the fleet (a claimed chore): jobs whose time has
+  come (a delay, a retry's backoff) go to their queue (workers also do so as they take jobs), and the jobs
+  of workers whose heartbeat expired go back to the head of theirs.
   One process a turn, so the fleet's cost grows with the number of workers, not with its square.
 * The sweep, every SWEEP_INTERVAL, by one process of the fleet: outputs past OUTPUT_TTL, uploads a crash
   left behind (older than JOB_TTL: their job is gone); then the bytes-stored counters are set to what it
@@ -37,7 +38,7 @@ class Housekeeper(threading.Thread):
         self.parent_pid = os.getppid()
 
     def run(self) -> None:
-        store = Store.from_settings(self.settings)
+        store = Store.from_settings(self.settings, self.settings.policy)
         s = self.settings
         chores: list[tuple[Callable[[Store], None], float]] = [
             (self.beat, s.heartbeat_interval), (self.recover, s.recovery_interval), (self.sweep, s.sweep_interval)]
@@ -65,20 +66,19 @@ class Housekeeper(threading.Thread):
     def recover(self, store: Store) -> None:
         if not store.chores.claim(RECOVERY, self.settings.recovery_interval * 0.9):
             return  # another process of the fleet has this turn
-        found = store.recovery.run(self.settings.max_lost)
+        found = store.recovery.run()
         for dead in found.dead:
             log.warning("worker=%s found dead worker=%s requeued=%s failed=%s", self.worker_id, dead.id,
                         ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
-        for job in store.jobs.get_many(found.failed):
-            self.storage.delete(job.input_key)
         if found.promoted:
-            log.info("worker=%s moved %d retries back to the queue", self.worker_id, found.promoted)
+            log.info("worker=%s moved %d due jobs to their queue", self.worker_id, found.promoted)
 
     def sweep(self, store: Store) -> None:
         if not store.chores.claim(SWEEP, self.settings.sweep_interval * 0.9):
             return  # another process swept moments ago
         s = self.settings
-        result = sweep(self.storage, {"output/": s.output_ttl, "uploads/": s.upload_ttl})
+        result = sweep(self.storage, {"output/": s.output_ttl, "uploads/": s.upload_ttl},
+                       lambda keys: store.jobs.wanted(keys, time.time()))
         store.counters.set_stored_bytes(result.kept_bytes["uploads/"], result.kept_bytes["output/"])
         if result.total_removed:
             log.info("worker=%s sweep removed outputs=%d uploads=%d stored_upload_bytes=%d stored_output_bytes=%d",

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 from imgqueue.config import Settings, check, setting, usable_cpus
+from imgqueue.store import Policy, Retention
 
 WORKERS, JOBS = "Workers", "Jobs"
 IMAGING_ENGINES = ("auto", "vips", "pillow")  # vips: as auto, but the worker refuses to start without pyvips
@@ -32,7 +33,23 @@ class WorkerSettings(Settings):
                                        "needs more fails with `out_of_memory` and the process is replaced (0: no "
                                        "limit)", WORKERS, zero_ok=True)
 
-    max_lost: int = setting(3, "a job whose worker died this many times fails (`worker_lost`: a poison job)", JOBS)
+    max_lost: int = setting(3, "a job whose worker process died running it this many times, its supervisor alive "
+                            "(an OOM kill, a decoder's crash), fails (`worker_lost`: a poison job)", JOBS)
+    max_vanished: int = setting(20, "a job whose whole worker vanished running it this many times (its container, "
+                                "host or supervisor gone: rarely the job's fault) fails (`worker_lost`)", JOBS)
+    tenant_concurrency: int = setting(0, "jobs one tenant may have processing at once, fleet-wide (0: no cap); "
+                                      "fair share holds whatever this says", JOBS, zero_ok=True)
+    fair_share_half_life: float = setting(300.0, "fair share between tenants: the next job is the oldest of the "
+                                          "tenant that used the workers least lately, a job's weight halving "
+                                          "every this many seconds", JOBS)
+    keep_done_jobs: int = setting(0, "done jobs kept (the oldest go first; 0: no limit, `JOB_TTL` alone)", JOBS,
+                                  zero_ok=True)
+    keep_done_seconds: float = setting(0.0, "seconds a done job is kept after it ended (0: `JOB_TTL` alone)", JOBS,
+                                       zero_ok=True)
+    keep_failed_jobs: int = setting(0, "failed jobs kept, with their uploads (0: no limit, `JOB_TTL` alone)", JOBS,
+                                    zero_ok=True)
+    keep_failed_seconds: float = setting(0.0, "seconds a failed job (and its upload, for a retry) is kept after it "
+                                         "ended (0: `JOB_TTL` alone)", JOBS, zero_ok=True)
     max_retries: int = setting(3, "retries of transient errors (storage I/O)", JOBS, zero_ok=True)
     retry_backoff_base: float = setting(1.0, "retry backoff: base × 2^retries seconds, ×0.5–1.5 jitter", JOBS)
     retry_backoff_max: float = setting(60.0, "retry backoff cap, in seconds", JOBS)
@@ -48,6 +65,15 @@ class WorkerSettings(Settings):
         check(self.heartbeat_ttl > self.heartbeat_interval, "HEARTBEAT_TTL",
               f"must be longer than HEARTBEAT_INTERVAL ({self.heartbeat_interval})")
         check(self.imaging_engine in IMAGING_ENGINES, "IMAGING_ENGINE", "must be auto, vips or pillow")
+
+    @property
+    def policy(self) -> Policy:
+        """How this worker takes jobs and gives them back (for the store's scripts)."""
+        return Policy(tenant_cap=self.tenant_concurrency,
+                      keep_done=Retention(self.keep_done_jobs, self.keep_done_seconds),
+                      keep_failed=Retention(self.keep_failed_jobs, self.keep_failed_seconds),
+                      max_lost=self.max_lost, max_vanished=self.max_vanished,
+                      fair_half_life=self.fair_share_half_life)
 
     @property
     def concurrency(self) -> int:

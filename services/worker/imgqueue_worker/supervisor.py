@@ -1,7 +1,8 @@
 """Runs N worker processes, each with its own Redis connection, and looks after them.
 
-* A child that dies (OOM, crash, SIGKILL) has its job handed back at once (counted as a loss) and
-  is replaced.
+* A child that dies (OOM, crash, SIGKILL) while the supervisor lives has its job handed back at once,
+  counted as a loss of that job (MAX_LOST: a poison job), and is replaced. (A whole worker that vanishes
+  is found by recovery, and counts toward MAX_VANISHED instead.)
 * A job past its time limit plus a grace period (the child's own SIGALRM did not stop it, e.g. stuck
   in C code) gets its child SIGKILLed; the job fails with ``time_limit_exceeded``.
 * Each child may allocate WORKER_MEMORY_LIMIT bytes (RLIMIT_DATA): past it, the job fails with
@@ -29,7 +30,7 @@ from types import FrameType
 from imgqueue import vips
 from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
-from imgqueue.store import FAILURE, UNAVAILABLE, Outcome, Store
+from imgqueue.store import FAILURE, UNAVAILABLE, Gone, Outcome, Store
 
 from .settings import WorkerSettings
 from .worker import Worker, new_worker_id
@@ -73,7 +74,7 @@ class Supervisor:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.from_settings(self.settings)
+            self._store = Store.from_settings(self.settings, self.settings.policy)
         return self._store
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -126,7 +127,7 @@ class Supervisor:
             if proc.exitcode == -signal.SIGKILL and self._oom_killed():
                 self._fail_current(slot, "out_of_memory", "the worker process was killed for using more memory "
                                    "than its container may (mem_limit)")
-            self._release(slot.worker_id, count_loss=proc.exitcode != 0)
+            self._release(slot.worker_id, Gone.CRASHED if proc.exitcode != 0 else Gone.RELEASED)
             self._start(slot)
             return
         self._enforce_time_limit(slot)
@@ -150,7 +151,7 @@ class Supervisor:
         slot.process.join(5)
         self._fail_current(slot, "time_limit_exceeded", f"the job ran longer than its time limit of "
                            f"{self.settings.job_time_limit:g} s and its worker process was killed")
-        self._release(slot.worker_id, count_loss=False)
+        self._release(slot.worker_id, Gone.RELEASED)
         self._start(slot)
 
     def _fail_current(self, slot: Slot, code: str, reason: str) -> None:
@@ -169,9 +170,9 @@ class Supervisor:
         before, self._oom_kills = self._oom_kills, oom_kills()
         return before is not None and self._oom_kills is not None and self._oom_kills > before
 
-    def _release(self, worker_id: str, count_loss: bool) -> None:
+    def _release(self, worker_id: str, gone: Gone) -> None:
         try:
-            found = self.store.recovery.release(worker_id, self.settings.max_lost, count_loss)
+            found = self.store.recovery.release(worker_id, gone)
         except FAILURE as exc:
             log.warning("could not hand back the jobs of worker=%s: %s (recovery will)", worker_id, exc)
             return
@@ -199,7 +200,7 @@ class Supervisor:
                 proc.kill()
                 proc.join(5)
             # Anything a stopped child still held goes back to the queue (not a loss: it was asked to stop).
-            self._release(slot.worker_id, count_loss=False)
+            self._release(slot.worker_id, Gone.RELEASED)
         log.info("supervisor stopped")
 
 

@@ -8,6 +8,7 @@ so that a fresh one (started by the supervisor) takes the next job.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -31,7 +32,7 @@ from imgqueue.errors import (
 )
 from imgqueue.job import Job, JobStatus
 from imgqueue.storage import open_storage
-from imgqueue.store import FULL, UNAVAILABLE, Outcome, Store
+from imgqueue.store import FULL, UNAVAILABLE, Applied, Gone, Outcome, Store
 
 from .housekeeping import Housekeeper
 from .settings import WorkerSettings
@@ -56,6 +57,10 @@ def _human(n: float) -> str:
     return f"{n:.1f}GB"
 
 
+class Cancelled(Exception):
+    """The job was cancelled while it ran (or is no longer this worker's): stop, write nothing more."""
+
+
 class Worker:
     def __init__(self, settings: WorkerSettings, worker_id: str | None = None) -> None:
         self.settings = settings
@@ -70,7 +75,7 @@ class Worker:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.from_settings(self.settings)
+            self._store = Store.from_settings(self.settings, self.settings.policy)
         return self._store
 
     # --- life cycle --------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ class Worker:
             self.stopping.set()
             beat.join(timeout=self.settings.heartbeat_interval + 1)
             try:  # anything still held goes back to the queue, not counted as a loss
-                self.store.recovery.release(self.id, self.settings.max_lost, count_loss=False)
+                self.store.recovery.release(self.id, Gone.RELEASED)
             except UNAVAILABLE as exc:
                 log.warning("worker=%s could not unregister: %s", self.id, exc)
             log.info("worker=%s stopped", self.id)
@@ -139,9 +144,13 @@ class Worker:
         take = 0 if self.stopping.is_set() else take
         finished = self._with_redis(lambda: self.store.runs.record(self.id, outcomes, take))
         for (job, ms), result, applied in zip(logs, outcomes, finished.applied, strict=True):
-            if applied and result.status in (JobStatus.DONE, JobStatus.FAILED):
-                self.storage.delete(job.input_key)
+            if result.status is JobStatus.DONE and applied is Applied.YES:
+                self.storage.delete(job.input_key)  # a failed job keeps its upload: it may be retried
+            elif result.status is JobStatus.DONE and applied is Applied.CANCELLED:
+                self.storage.delete(job.output_key)  # cancelled while it ran: what it made is discarded
             self._log_outcome(job, result.status, result.fields, ms, applied)
+        for key in finished.removed_inputs:  # the uploads of failed jobs the retention removed
+            self.storage.delete(key)
         return finished.next_jobs
 
     def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], float]:
@@ -150,10 +159,15 @@ class Worker:
         try:
             data = self._input(job)
             encoded, result = imaging.resize_bytes(data, job.spec, self.limits, self.settings.imaging_engine)
+            self._checkpoint(job, done=0, total=1)
             size = self.storage.put(job.output_key, encoded)
-            return JobStatus.DONE, {"output_width": result.width, "output_height": result.height,
-                                    "output_bytes": size, "output_format": result.format.lower(),
-                                    "engine": result.engine, "error_code": "", "error": ""}, 0.0
+            fields = {"output_width": result.width, "output_height": result.height, "output_bytes": size,
+                      "output_format": result.format.lower(), "engine": result.engine, "error_code": "", "error": ""}
+            if job.content:  # a candidate for sharing: its input's digest proves a later upload identical
+                fields["input_digest"] = hashlib.sha256(data).hexdigest()
+            return JobStatus.DONE, fields, 0.0
+        except Cancelled:
+            return JobStatus.CANCELLED, {}, 0.0
         except (ImageError, InvalidSpec, InputMissing, JobTimeLimitExceeded) as exc:
             return JobStatus.FAILED, _error_fields(exc), 0.0
         except TransientError as exc:
@@ -174,16 +188,24 @@ class Worker:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
+    def _checkpoint(self, job: Job, done: int, total: int) -> None:
+        """Report progress (outputs written of all); raise Cancelled if the job was cancelled meanwhile."""
+        if not self._with_redis(lambda: self.store.runs.checkpoint(self.id, job.id, done, total)):
+            raise Cancelled(job.id)
+
     def _input(self, job: Job) -> bytes:
         try:
             return self.storage.get(job.input_key)
         except ObjectMissing:
             raise InputMissing(f"the uploaded file {job.input_key.rsplit('/', 1)[-1]} is gone") from None
 
-    def _log_outcome(self, job: Job, outcome: JobStatus, fields: dict[str, Any], ms: float, applied: bool) -> None:
-        stale = "" if applied else " stale=true"
+    def _log_outcome(self, job: Job, outcome: JobStatus, fields: dict[str, Any], ms: float,
+                     applied: Applied) -> None:
+        stale = {Applied.YES: "", Applied.REFUSED: " stale=true", Applied.CANCELLED: " cancelled=true"}[applied]
         src = f"{job.input_width}x{job.input_height}/{job.input_format or '?'}/{_human(job.input_bytes)}"
-        if outcome is JobStatus.DONE:
+        if outcome is JobStatus.CANCELLED:
+            log.info("job=%s status=cancelled ms=%.0f input=%s stopped=checkpoint worker=%s", job.id, ms, src, self.id)
+        elif outcome is JobStatus.DONE:
             dst = f"{fields['output_width']}x{fields['output_height']}/{fields['output_format']}/" \
                   f"{_human(fields['output_bytes'])}"
             log.info("job=%s status=done ms=%.0f input=%s output=%s engine=%s attempt=%d worker=%s%s",

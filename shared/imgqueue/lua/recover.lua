@@ -1,59 +1,57 @@
--- Housekeeping, run by one worker process of the fleet per interval (a claimed chore), and by a
--- supervisor for a child that died:
--- 1. move retries whose backoff has passed from the delayed set to the back of the queue;
--- 2. for every registered worker whose heartbeat key is gone (or the one named in ARGV[11]),
---    put the jobs of its processing list back at the head of the queue, or fail those that have
---    now lost their worker ARGV[10] times, then forget the worker.
--- KEYS[1] workers set   KEYS[2] queue list   KEYS[3] delayed set   KEYS[4] stats hash
--- ARGV[1..5] the prelude's (common.lua)
--- ARGV[6] heartbeat key prefix   ARGV[7] processing list prefix   ARGV[8] worker hash prefix
--- ARGV[9] most due retries to move   ARGV[10] losses after which a job fails
--- ARGV[11] worker id to release now ('' none)   ARGV[12] '1' if releasing counts as a loss
+-- Hand back the jobs of workers that are gone, at the head of their queue; due jobs to their queue too.
+-- Run by one worker process of the fleet per interval (a claimed chore), for every registered worker whose
+-- heartbeat key is gone; and by a supervisor for a child of its own that exited.
+-- How the worker went decides what a loss counts as:
+--   'vanished'  its heartbeat expired: the whole worker went (container, host, supervisor killed): the job
+--               counts a `vanished` toward ARGV[6] (a high cap: the job is rarely to blame);
+--   'crashed'   its supervisor saw it die (an OOM kill, a crash in a decoder): the job counts a `lost`
+--               toward ARGV[5] (a poison job is caught here);
+--   'released'  it stopped cleanly: nothing counts.
+-- KEYS[1] workers set
+-- ARGV[1..2] the prelude's (common.lua)
+-- ARGV[3] heartbeat key prefix   ARGV[4] processing list prefix   ARGV[5] losses after which a job fails
+-- ARGV[6] vanishings after which a job fails   ARGV[7] worker hash prefix   ARGV[8] 'vanished', 'crashed' or
+-- 'released'   ARGV[9] the worker id when not 'vanished'
 -- Returns {promoted count, requeued ids, failed ids, {{worker id, host, pid}, ...}}.
-local hb_prefix, proc_prefix, worker_prefix = ARGV[6], ARGV[7], ARGV[8]
-local max_lost = tonumber(ARGV[10])
-local forced, count_loss = ARGV[11], ARGV[12] == '1'
+local hb_prefix, proc_prefix, worker_prefix = ARGV[3], ARGV[4], ARGV[7]
+local max_lost, max_vanished, how, forced = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[8], ARGV[9]
 
-local promoted = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[9]))) do
-  redis.call('ZREM', KEYS[3], id)
-  if get_status(id) == S.RETRYING then
-    set_status(id, S.QUEUED, {'worker', ''})
-    redis.call('LPUSH', KEYS[2], id)
-    promoted = promoted + 1
-  end
+local promoted = promote_due(1000)
+
+local function fail_lost(id, st, field, times)
+  local why = field == 'lost' and 'its worker process died ' .. times .. ' times while running it (poison job?)'
+    or 'its worker vanished ' .. times .. ' times while running it'
+  set_status(id, st, S.FAILED, {'finished_at', NOW, 'error_code', 'worker_lost', 'error', why})
+  redis.call('HINCRBY', K.stats, S.FAILED, 1)
+  redis.call('HINCRBY', K.stats, S.FAILED .. ':worker_lost', 1)
 end
 
--- A job its worker lost: back to the head of the queue, or failed once it was lost max_lost times.
+-- A job its worker lost: back to the head of its queue, or failed once lost once too often.
 local function hand_back(id, requeued, failed)
   local st = get_status(id)
   if st == nil or TERMINAL[st] then return end  -- ended (or expired) meanwhile: a stale entry
-  local lost = 0
-  if count_loss then
-    lost = redis.call('HINCRBY', hash_key(id), 'lost', 1)
-    redis.call('HINCRBY', KEYS[4], 'lost', 1)
+  if how ~= 'released' then
+    local field = how == 'crashed' and 'lost' or 'vanished'
+    local times = redis.call('HINCRBY', hash_key(id), field, 1)
+    redis.call('HINCRBY', K.stats, field, 1)
+    if times >= (field == 'lost' and max_lost or max_vanished) then
+      fail_lost(id, st, field, times)
+      table.insert(failed, id)
+      return
+    end
   end
-  if lost >= max_lost then
-    set_status(id, S.FAILED, {'finished_at', NOW, 'error_code', 'worker_lost',
-      'error', 'the worker processing this job died ' .. lost .. ' times (poison job?)'})
-    redis.call('HINCRBY', KEYS[4], S.FAILED, 1)
-    redis.call('HINCRBY', KEYS[4], S.FAILED .. ':worker_lost', 1)
-    local input = tonumber(redis.call('HGET', hash_key(id), 'input_bytes') or '0') or 0
-    redis.call('HINCRBY', KEYS[4], 'stored_upload_bytes', 0 - input)  -- the recovering worker removes it
-    table.insert(failed, id)
-  else
-    set_status(id, S.QUEUED, {'worker', ''})
-    redis.call('RPUSH', KEYS[2], id)
-    redis.call('HINCRBY', KEYS[4], 'recovered', 1)
-    table.insert(requeued, id)
-  end
+  if st ~= S.QUEUED then set_status(id, st, S.QUEUED, {'worker', ''}) end
+  push(id, true)
+  redis.call('LPUSH', K.wake, '1')
+  redis.call('HINCRBY', K.stats, 'recovered', 1)
+  table.insert(requeued, id)
 end
 
 local requeued, failed, dead = {}, {}, {}
 local candidates
-if forced ~= '' then candidates = {forced} else candidates = redis.call('SMEMBERS', KEYS[1]) end
+if how ~= 'vanished' then candidates = {forced} else candidates = redis.call('SMEMBERS', KEYS[1]) end
 for _, wid in ipairs(candidates) do
-  if forced ~= '' or redis.call('EXISTS', hb_prefix .. wid) == 0 then
+  if how ~= 'vanished' or redis.call('EXISTS', hb_prefix .. wid) == 0 then
     local proc = proc_prefix .. wid
     while true do
       local id = redis.call('RPOP', proc)

@@ -1,23 +1,22 @@
--- Start the jobs in this worker's processing list, then pull more from the queue up to the prefetch count.
--- Called right after BLMOVE moved one id there, or with '' to resume whatever the list still holds (the
--- reply to an earlier call was lost with the connection), oldest first.
--- KEYS[1] processing list   KEYS[2] worker hash   KEYS[3] stats hash   KEYS[4] queue list
--- ARGV[1..5] the prelude's (common.lua)
--- ARGV[6] the id BLMOVE just moved, or ''   ARGV[7] worker id   ARGV[8] how many jobs to hold at most
+-- Start the jobs in this worker's processing list, then take more up to the prefetch count.
+-- Called with '' to resume whatever the list still holds (the reply to an earlier call was lost with the
+-- connection), oldest first, then to take new jobs (common.lua: pull_jobs).
+-- KEYS[1] processing list   KEYS[2] worker hash
+-- ARGV[1..2] the prelude's (common.lua)
+-- ARGV[3] worker id   ARGV[4] how many jobs to hold at most   ARGV[5] a tenant's concurrency cap (0: none)
+-- ARGV[6] fair share's half-life (seconds)   ARGV[7] the worker's count of takes so far
 -- Returns the record (flat field/value list) of each job started.
-local wanted = tonumber(ARGV[8])
-local ids
-if ARGV[6] ~= '' then ids = {ARGV[6]} else ids = redis.call('LRANGE', KEYS[1], 0, -1) end
+local wanted = tonumber(ARGV[4])
+local fair = {cap = tonumber(ARGV[5]), half_life = tonumber(ARGV[6]), turn = tonumber(ARGV[7])}
 local result, first = {}, nil
-for i = #ids, 1, -1 do
-  local fields = start_job(ids[i], KEYS[1], KEYS[2], KEYS[3], ARGV[7])
+local held = redis.call('LRANGE', KEYS[1], 0, -1)  -- newest first: started from the end
+for i = #held, 1, -1 do
+  local fields = start_job(held[i], KEYS[1], KEYS[2], ARGV[3])
   if fields then
     result[#result + 1] = fields
-    first = first or ids[i]
+    first = first or held[i]
   end
 end
-if first then
-  pull_jobs(wanted - #result, KEYS[4], KEYS[1], KEYS[2], KEYS[3], ARGV[7], result)
-  redis.call('HSET', KEYS[2], 'current_job', first, 'held', #result)
-end
+first = first or pull_jobs(wanted - #result, KEYS[1], KEYS[2], ARGV[3], fair, result)
+if first then redis.call('HSET', KEYS[2], 'current_job', first, 'held', #result) end
 return result

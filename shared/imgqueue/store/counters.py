@@ -7,46 +7,31 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..status import JobStatus, Priority
+from .histogram import Histogram
 from .part import Part
 
 DRAIN_STEP = 10  # seconds per drain counter
 DRAIN_WINDOW = 60  # seconds the drain rate is averaged over
-# Upper bounds (seconds) of the processing-time and queue-wait histograms the Lua scripts keep in Redis:
-# a hash with a count per bound (and '+Inf') for its own bucket, and 'sum_us' (see observe in common.lua).
-HISTOGRAM_BUCKETS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
-
-
-@dataclass(frozen=True)
-class Histogram:
-    buckets: list[tuple[float, int]]  # (upper bound, cumulative count), ending with (inf, count)
-    sum: float
-
-    @classmethod
-    def from_hash(cls, raw: dict[str, str]) -> Histogram:
-        cumulative, buckets = 0, []
-        for bound in (*HISTOGRAM_BUCKETS, "+Inf"):
-            cumulative += int(raw.get(bound, 0))
-            buckets.append((float(bound.lstrip("+")), cumulative))
-        return cls(buckets, int(raw.get("sum_us", 0)) / 1e6)
-
-    @property
-    def count(self) -> int:
-        return self.buckets[-1][1]
 
 
 @dataclass
 class Counters(Part):
     def stats(self, workers: list[dict[str, Any]]) -> dict[str, int]:
-        """Counters, queue depth, delayed retries, jobs in progress and live workers (from ``workers``, the
+        """Counters (``done``, ``failed:<reason>``...), the jobs in each status that is not final (queued
+        ones per priority too: ``queued:high``...), jobs in progress and live workers (from ``workers``, the
         registry as ``WorkerRegistry.all`` reads it)."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.stats)
-        pipe.llen(self.keys.queue)
-        pipe.zcard(self.keys.delayed)
-        raw, queued, delayed = pipe.execute()
+        pipe.hgetall(self.keys.count)
+        raw, live = pipe.execute()
         counters = {str(k): int(v) for k, v in raw.items()}
-        counters.update(queued=queued, delayed=delayed,
-                        processing=sum(1 for w in workers if w.get("current_job")),
+        counters.update({str(k): max(0, int(v)) for k, v in live.items()})
+        for status in (JobStatus.DELAYED, JobStatus.RETRYING):
+            counters.setdefault(status.value, 0)
+        counters[JobStatus.QUEUED.value] = sum(max(0, int(live.get(f"{JobStatus.QUEUED.value}:{p.value}", 0)))
+                                               for p in Priority)
+        counters.update(processing=sum(1 for w in workers if w.get("current_job")),
                         workers=sum(1 for w in workers if w.get("alive")))
         return counters
 

@@ -1,14 +1,17 @@
-"""Recovery (recover.lua): retries whose backoff has passed go back to the queue; the jobs of a worker
-whose heartbeat expired (or of one a supervisor releases) go back to the head of the queue, or fail once
-their worker died ``max_lost`` times (a poison job)."""
+"""Recovery (recover.lua): jobs whose time has come (a delay, a retry's backoff) go to their queue; the
+jobs of a worker that is gone go back to the head of their queue, or fail once lost too often. How a
+worker went decides what counts: a worker process that died while its supervisor lived (an OOM kill, a
+decoder's crash) counts a loss toward ``max_lost`` (a poison job is caught there); a whole worker that
+vanished (its heartbeat expired: a container, a host, a supervisor killed) counts toward the much higher
+``max_vanished``; a clean stop counts nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 from .part import Part
-
-PROMOTE_BATCH = 1000
+from .policy import Policy
 
 
 @dataclass(frozen=True)
@@ -30,18 +33,31 @@ class Recovered:
         return [d.id for d in self.dead]
 
 
+class Gone(str, Enum):
+    """How a worker went."""
+
+    VANISHED = "vanished"  # its heartbeat expired
+    CRASHED = "crashed"  # its supervisor saw it die
+    RELEASED = "released"  # it stopped cleanly
+
+
 @dataclass
 class Recovery(Part):
-    def run(self, max_lost: int, release_worker: str = "", count_loss: bool = True) -> Recovered:
-        """Promote due retries and hand back the jobs of dead workers (or of ``release_worker`` now)."""
+    policy: Policy = field(default_factory=Policy)
+
+    def run(self) -> Recovered:
+        """Move due jobs to their queue and hand back the jobs of the workers whose heartbeat expired."""
+        return self._recover(Gone.VANISHED, "")
+
+    def release(self, worker_id: str, gone: Gone) -> Recovered:
+        """Hand back what ``worker_id`` holds now: its supervisor saw it die (CRASHED), or it is stopping
+        cleanly (RELEASED)."""
+        return self._recover(gone, worker_id)
+
+    def _recover(self, gone: Gone, worker_id: str) -> Recovered:
         res = self.scripts(
-            "recover", [self.keys.workers, self.keys.queue, self.keys.delayed, self.keys.stats],
-            [self.keys.heartbeat_prefix, self.keys.processing_prefix, self.keys.worker_prefix, PROMOTE_BATCH,
-             max_lost, release_worker, "1" if count_loss else "0"])
+            "recover", [self.keys.workers],
+            [self.keys.heartbeat_prefix, self.keys.processing_prefix, self.policy.max_lost, self.policy.max_vanished,
+             self.keys.worker_prefix, gone.value, worker_id])
         dead = [DeadWorker(wid, host, int(pid) if pid else None) for wid, host, pid in res[3]]
         return Recovered(int(res[0]), list(res[1]), list(res[2]), dead)
-
-    def release(self, worker_id: str, max_lost: int, count_loss: bool) -> Recovered:
-        """Hand back what ``worker_id`` holds now: its supervisor saw it exit (a loss when it crashed), or
-        it is stopping cleanly."""
-        return self.run(max_lost, release_worker=worker_id, count_loss=count_loss)

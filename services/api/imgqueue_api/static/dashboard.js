@@ -142,6 +142,8 @@ function onSummary(summary) {
   $("c-queued").textContent = c.queued ?? 0;
   $("c-processing").textContent = c.processing ?? 0;
   $("c-delayed").textContent = c.delayed ?? 0;
+  $("c-retrying").textContent = c.retrying ?? 0;
+  $("c-cancelled").textContent = c.cancelled ?? 0;
   $("c-done").textContent = c.done ?? 0;
   $("c-failed").textContent = c.failed ?? 0;
   $("c-workers").textContent = c.workers ?? 0;

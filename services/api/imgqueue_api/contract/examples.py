@@ -1,0 +1,79 @@
+"""Example answers, made from the real record types where there are some (a ``Job`` turned into JSON as the
+views turn it), so a field renamed in the model is renamed here too. The tests check every example against
+its schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imgqueue.job import Job, JobStatus
+from imgqueue.spec import Fit, ResizeSpec
+
+JOB_ID = "3f2b6c1e9a8d4f0b8c7e6d5a4b3c2d1e"
+OTHER_ID = "9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
+BATCH = "b7e1c0d2a3f44e5d9c8b7a6f5e4d3c2b"
+T0 = 1796212800.0  # 2026-12-02T12:00:00Z
+SIGNED = "?expires=1796216400&by=4f1c2a9b8d7e&sig=50d858e0985ecc7f60418aaf0cc5ab587f42c2570a884095a9e8ccacd0f6545c"
+
+TICKET = ("eyJ0IjoiYWNtZSIsInIiOiJjbGllbnQiLCJrIjoiNGYxYzJhOWI4ZDdlIiwiZSI6MTc5NjIxMjg2MH0."
+          "14069429150abcbf244c4c2fb2c4c46a49c93ca9457263ecd9ebb176de3a58bb")
+
+
+def links(job_id: str) -> dict[str, str]:
+    return {"statusUrl": f"/jobs/{job_id}/status", "jobUrl": f"/jobs/{job_id}",
+            "resultUrl": f"/jobs/{job_id}/result{SIGNED}"}
+
+
+def job(status: JobStatus = JobStatus.DONE, job_id: str = JOB_ID) -> dict[str, Any]:
+    """A job record as ``GET /jobs/<id>`` answers a client token."""
+    record = Job(id=job_id, spec=ResizeSpec(width=800, height=600, fit=Fit.INSIDE, format="webp"),
+                 input_key="", output_key="", status=status, filename="beach.jpg", tenant="acme",
+                 input_format="JPEG", input_width=4032, input_height=3024, input_bytes=2_481_152,
+                 created_at=T0, updated_at=T0 + 1.4)
+    if status is JobStatus.DONE:
+        record.started_at, record.finished_at, record.attempts = T0 + 0.2, T0 + 1.4, 1
+        record.output_width, record.output_height, record.output_format = 800, 600, "WEBP"
+        record.output_bytes, record.engine, record.duration_ms = 61_440, "vips", 1180.5
+        record.output_expires_at = T0 + 86_400
+    elif status is JobStatus.CANCELLED:
+        record.finished_at = T0 + 5.0
+    elif status is JobStatus.FAILED:
+        record.started_at, record.finished_at, record.attempts = T0 + 0.2, T0 + 0.3, 1
+        record.error_code, record.error = "corrupt_image", "the image could not be decoded (premature end)"
+    data = record.to_dict()
+    for internal in ("input_key", "output_key", "content", "worker", "extra"):
+        data.pop(internal, None)
+    return {**data, "progress": None, **links(job_id)}
+
+
+def accepted(job_id: str = JOB_ID, filename: str = "beach.jpg",
+             status: JobStatus = JobStatus.QUEUED) -> dict[str, Any]:
+    return {"jobId": job_id, "status": status.value, "filename": filename, **links(job_id)}
+
+
+def batch() -> dict[str, Any]:
+    return {"batch": BATCH, "jobs": [accepted(JOB_ID, "beach.jpg"), accepted(OTHER_ID, "harbour.png")]}
+
+
+def counts() -> dict[str, int]:
+    return {"enqueued": 1520, "started": 1534, "done": 1490, "failed": 12, "retried": 14, "lost": 0,
+            "vanished": 0, "cancelled": 3, "resubmitted": 1, "deduplicated": 40, "recovered": 2,
+            "queued": 12, "delayed": 2, "retrying": 0, "processing": 4, "workers": 4}
+
+
+WORKER = {"id": "worker-7f9c.12.0", "host": "worker-7f9c", "pid": "12", "started_at": repr(T0 - 3600),
+          "current_job": JOB_ID, "job_started": repr(T0 + 0.2), "held": "1", "jobs_done": "371",
+          "jobs_failed": "2", "last_heartbeat": repr(T0 + 1.0), "alive": True}
+
+EVENTS = (f'event: job\ndata: {{"id":"{JOB_ID}","status":"processing","ts":{T0 + 0.2},"tenant":"acme"}}\n\n'
+          f'event: job\ndata: {{"id":"{JOB_ID}","status":"done","ts":{T0 + 1.4},"tenant":"acme",'
+          f'"duration_ms":"1180.5"}}\n\n')
+
+METRICS = ("# HELP imgqueue_jobs_completed_total Jobs that ended done\n"
+           "# TYPE imgqueue_jobs_completed_total counter\n"
+           "imgqueue_jobs_completed_total 1490.0\n"
+           "# HELP imgqueue_queue_depth Jobs waiting in the queues, by priority\n"
+           "# TYPE imgqueue_queue_depth gauge\n"
+           'imgqueue_queue_depth{priority="high"} 0.0\n'
+           'imgqueue_queue_depth{priority="normal"} 12.0\n'
+           'imgqueue_queue_depth{priority="low"} 0.0\n')

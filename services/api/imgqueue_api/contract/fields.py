@@ -1,0 +1,109 @@
+"""The request's fields and parameters, made from the definitions the parsers use (``spec``, ``options``,
+``status``): a limit or a choice changes in one place and the contract follows."""
+
+from __future__ import annotations
+
+from imgqueue.options import SECONDS
+from imgqueue.spec import DEFAULT_BACKGROUND, FLAG_WORDS, FORMAT_ALIASES, OUTPUT_FORMATS, Fit, Limits
+from imgqueue.status import Priority
+
+from ..events import MAX_IDS
+from ..idempotency import HEADER, MAX_KEY
+from ..jobs import DEFAULT_LIST, MAX_LIST
+from .model import Schema, ref
+
+_ASCII = "whole numbers in ASCII digits only (no other script's digits, no `+`, `_` or exponent)"
+EMPTY = "empty (a form cannot send null): the default"
+
+
+def _optional(schema: Schema, description: str) -> Schema:
+    """A form field: its value, or empty (as HTML forms send a field left blank)."""
+    return {"anyOf": [schema, {"enum": ["", None]}], "description": f"{description}; {EMPTY}"}
+
+
+def _flag(description: str) -> Schema:
+    return _optional({"type": "string", "enum": list(FLAG_WORDS)}, description)
+
+
+def resize_fields() -> dict[str, Schema]:
+    side = {"type": "integer", "minimum": 1, "maximum": Limits().max_dimension}
+    return {
+        "width": _optional(side, f"output width in pixels; one side alone keeps the aspect ratio; {_ASCII}"),
+        "height": _optional(side, f"output height in pixels; {_ASCII}"),
+        "fit": _optional({"type": "string", "enum": [f.value for f in Fit], "default": Fit.COVER.value},
+                         "how the image fits width x height, as sharp's `fit`"),
+        "format": _optional({"type": "string", "enum": [*OUTPUT_FORMATS, *FORMAT_ALIASES]},
+                            "output format; default: the input's"),
+        "quality": _optional({"type": "integer", "minimum": 1, "maximum": 100},
+                             f"JPEG, WebP and AVIF quality; default: the format's (80, 80, 50); {_ASCII}"),
+        "progressive": _flag("progressive JPEG, interlaced PNG"),
+        "without_enlargement": _flag("never make the image larger than it is"),
+        "background": _optional({"type": "string", "pattern": "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
+                                 "default": DEFAULT_BACKGROUND},
+                                "the colour `contain` pads with and transparency is flattened onto"),
+    }
+
+
+def scheduling_fields() -> dict[str, Schema]:
+    return {
+        "priority": _optional({"type": "string", "enum": [p.value for p in Priority],
+                               "default": Priority.NORMAL.value},
+                              "which queue: workers take high, normal and low jobs in the ratio 6:3:1, so low "
+                              "jobs are never starved"),
+        "delay": _optional({"type": "string", "pattern": f"^{SECONDS.pattern}$"},
+                           "run no sooner than this many seconds from now (at most MAX_DELAY); not with runAt"),
+        "runAt": _optional({"type": "string", "format": "date-time"},
+                           "run no sooner than this RFC 3339 time (with its offset); a time already past means at "
+                           "once; not with delay"),
+    }
+
+
+def upload_form(file_field: str, many: bool) -> Schema:
+    binary = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+    files = {"type": "array", "items": binary, "minItems": 1} if many else binary
+    return {"type": "object", "required": [file_field],
+            "properties": {file_field: files, **resize_fields(), **scheduling_fields()}}
+
+
+IDEMPOTENCY_KEY: Schema = {
+    "name": HEADER, "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+    "description": "makes a retried request safe: a second request with the same key (and the same body) "
+                   "within IDEMPOTENCY_TTL answers as the first did and queues nothing; printable ASCII"}
+
+JOB_ID: Schema = {"name": "job_id", "in": "path", "required": True, "description": "a job id (32 hex digits)",
+                  "schema": {"type": "string"}}
+
+LIST_LIMIT: Schema = {
+    "name": "limit", "in": "query", "description": f"how many (1-{MAX_LIST}, default {DEFAULT_LIST}); empty: as "
+                                                   "if absent",
+    "schema": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_LIST, "default": DEFAULT_LIST},
+                         {"const": ""}]}}
+
+LIST_STATUS: Schema = {"name": "status", "in": "query", "description": "only jobs in this status; empty: as if "
+                                                                        "absent",
+                       "schema": {"anyOf": [ref("Status"), {"const": ""}]}}
+
+LIST_IDS: Schema = {"name": "ids", "in": "query", "description": "only these jobs (comma-separated ids)",
+                    "schema": {"type": "string"}}
+
+STREAM_IDS: Schema = {"name": "ids", "in": "query",
+                      "description": f"only these job ids (comma-separated, at most {MAX_IDS})",
+                      "schema": {"type": "string"}}
+STREAM_BATCH: Schema = {"name": "batch", "in": "query", "description": "only this batch's jobs",
+                        "schema": {"type": "string"}}
+STREAM_SUMMARY: Schema = {"name": "summary", "in": "query",
+                          "description": "admins: a summary event every 2 s unless 0, false or no",
+                          "schema": {"type": "string"}}
+TICKET: Schema = {"name": "ticket", "in": "query", "description": "from POST /events/ticket (for EventSource, "
+                                                                  "which cannot send a header)",
+                  "schema": {"type": "string"}}
+
+LINK_PARAMS: tuple[Schema, ...] = (
+    {"name": "expires", "in": "query", "description": "signed links: expiry (Unix seconds)",
+     "schema": {"type": "string"}},
+    {"name": "by", "in": "query", "description": "signed links: the id of the token the link was made for (a link "
+                                                 "stops working when that token is revoked: `link_revoked`)",
+     "schema": {"type": "string"}},
+    {"name": "sig", "in": "query", "description": "signed links: HMAC-SHA256 of GET, the path, expires and by",
+     "schema": {"type": "string"}},
+)

@@ -1,0 +1,27 @@
+"""The pages: the dashboard, the API reference, and the document itself."""
+
+from __future__ import annotations
+
+from .model import Ok, Operation
+
+_PAGE = "<!doctype html><html lang=\"en\">…</html>"
+
+DASHBOARD = Operation(
+    endpoint="dashboard.index", id="dashboard", tag="pages", summary="The live dashboard",
+    description="Every job live, counters and workers, for people. In token mode it asks for a token and keeps "
+                "it in the tab's session only.",
+    ok=Ok(200, "HTML", {"type": "string"}, _PAGE, media="text/html"), store=False)
+
+DOCS = Operation(
+    endpoint="docs.page", id="docs", tag="pages", summary="This reference, as a page",
+    description="This document rendered for people, with a form to try each call.",
+    ok=Ok(200, "HTML", {"type": "string"}, _PAGE, media="text/html"), store=False)
+
+OPENAPI = Operation(
+    endpoint="docs.openapi", id="openapi", tag="pages", summary="This document",
+    description="OpenAPI 3.1. An instance in open mode serves it without security requirements, as it asks for "
+                "no token.",
+    ok=Ok(200, "OpenAPI 3.1", {"type": "object"}, {"openapi": "3.1.0", "info": {"title": "imgqueue"}}),
+    store=False, python='client.openapi()["info"]["version"]')
+
+OPERATIONS = (DASHBOARD, DOCS, OPENAPI)

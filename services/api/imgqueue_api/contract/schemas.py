@@ -1,0 +1,112 @@
+"""The shapes of the answers (``components.schemas``). Statuses and priorities come from ``status.py``."""
+
+from __future__ import annotations
+
+from imgqueue.spec import Fit
+from imgqueue.status import JobStatus, Priority
+
+from ..settings import ROLES
+from .model import Schema, ref
+
+_INT, _NUM, _STR = {"type": "integer"}, {"type": "number"}, {"type": "string"}
+
+
+def _object(required: list[str], **properties: Schema) -> Schema:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _complete(**properties: Schema) -> Schema:
+    """An object whose properties are all required."""
+    return _object(list(properties), **properties)
+
+
+def _described(schema: Schema, description: str) -> Schema:
+    return {**schema, "description": description}
+
+
+def _links() -> dict[str, Schema]:
+    return {"statusUrl": _described(_STR, "GET it for the status alone (the demo's contract)"),
+            "jobUrl": _described(_STR, "GET it for the whole record"),
+            "resultUrl": _described(_STR, "a signed link to the result: it works without a token for "
+                                          "RESULT_URL_TTL seconds")}
+
+
+def _job() -> Schema:
+    times = {name: _described(_NUM, what) for name, what in (
+        ("created_at", "accepted (Unix seconds)"), ("started_at", "last started by a worker"),
+        ("finished_at", "ended"), ("updated_at", "last transition"),
+        ("run_at", "a delayed job's due time; 0: at once"),
+        ("output_expires_at", "when the output is removed (OUTPUT_TTL after done)"))}
+    counts = {name: _described(_INT, what) for name, what in (
+        ("attempts", "times a worker started it"), ("retries", "times it was scheduled again after a "
+                                                               "transient error"),
+        ("lost", "times its worker process died running it (a poison job fails after MAX_LOST)"),
+        ("vanished", "times its whole worker vanished running it (a container or host gone)"),
+        ("resubmitted", "times a client retried it after it failed or was cancelled"))}
+    admin = {name: _described(_STR, f"admins only: {what}") for name, what in (
+        ("input_path", "where the upload is"), ("output_path", "where the output is"),
+        ("worker", "host.pid.slot of the worker process"), ("content", "the key identical uploads share"))}
+    return _object(
+        ["id", "status", "spec", "statusUrl", "jobUrl", "resultUrl"],
+        id=_STR, status=ref("Status"), spec=ref("ResizeSpec"), filename=_STR, tenant=_STR,
+        batch=_described(_STR, "the batch it was uploaded in (POST /jobs)"),
+        priority=ref("Priority"), **times, **counts,
+        input_format=_STR, input_width=_INT, input_height=_INT, input_bytes=_INT,
+        input_digest=_described(_STR, "SHA-256 of the upload, when DEDUP_BY_CONTENT is on"),
+        output_width=_INT, output_height=_INT, output_bytes=_INT, output_format=_STR,
+        engine={"type": "string", "enum": ["", "vips", "pillow"],
+                "description": "the imaging engine that made the output (empty until done)"},
+        duplicate_of=_described(_STR, "the done job whose output this one shares (an identical upload)"),
+        progress={"anyOf": [_complete(done=_INT, total=_INT), {"type": "null"}],
+                  "description": "frames done of all, while an animation is processed"},
+        error_code=_described(_STR, "why it failed: an error code"), error=_STR, duration_ms=_NUM,
+        **admin,
+        extra={"type": "object", "additionalProperties": _STR, "description": "admins only: fields this "
+                                                                                "version does not know"},
+        **_links())
+
+
+def schemas() -> dict[str, Schema]:
+    error = _object(["code", "message"], code=_described(_STR, "what went wrong, for programs"),
+                    message=_described(_STR, "what went wrong, for people"), filename=_STR, index=_INT,
+                    status=_STR, job=_described({"type": "object"}, "the job as it is now (not_cancellable, "
+                                                                     "not_retryable)"))
+    accepted = _object(["jobId", "status", "statusUrl", "jobUrl", "resultUrl"], jobId=_STR, status=ref("Status"),
+                       filename=_STR, duplicateOf=_described(_STR, "an identical upload already done: this job "
+                                                                   "is done at once, sharing its output"),
+                       **_links())
+    return {
+        "Error": {**_object(["error"], error=error), "description": "every error answer"},
+        "Status": {"type": "string", "enum": [s.value for s in JobStatus]},
+        "Priority": {"type": "string", "enum": [p.value for p in Priority]},
+        "ResizeSpec": _object([], width={"type": ["integer", "null"]}, height={"type": ["integer", "null"]},
+                              fit={"type": "string", "enum": [f.value for f in Fit]},
+                              format={"type": ["string", "null"]}, quality={"type": ["integer", "null"]},
+                              progressive={"type": "boolean"}, without_enlargement={"type": "boolean"},
+                              background=_STR),
+        "Accepted": accepted,
+        "Batch": _object(["batch", "jobs"], batch={"type": ["string", "null"]},
+                         jobs={"type": "array", "items": ref("Accepted")}),
+        "JobStatus": _object(["jobId", "status"], jobId=_STR, status=ref("Status")),
+        "Job": _job(),
+        "JobList": _object(["count", "jobs"], count=_INT, jobs={"type": "array", "items": ref("Job")}),
+        "Stats": _object(["queue", "counts", "workers"], queue=_STR,
+                         counts={"type": "object", "additionalProperties": _INT},
+                         workers={"type": "array", "items": {"type": "object"}}),
+        "Me": _object(["tenant", "role", "authMode"], tenant=_STR,
+                      role={"type": "string", "enum": list(ROLES)},
+                      authMode={"type": "string", "enum": ["open", "token"]}),
+        "Ticket": _object(["ticket", "expiresIn"], ticket=_STR, expiresIn=_INT),
+        "Health": _object(["status"], status=_STR),
+        "ServerSentEvent": {
+            **_object(["event", "data"], event={"type": "string", "enum": ["job", "summary", "resync", "overflow",
+                                                                           "revoked", "stop"]},
+                      data={"type": "string", "contentMediaType": "application/json"}, id=_STR, retry=_INT),
+            "description": "one event of a stream: `event` names it; `data` is JSON (a job's record or "
+                           "transition, a summary, or {} for resync, overflow, revoked and stop)"},
+        "Scaling": _complete(backlog=_described(_INT, "jobs that need a worker now: queued + processing + due"),
+                             queued=_INT, processing=_INT,
+                             due=_described(_INT, "delayed or retrying jobs whose time has come"),
+                             waiting=_described(_INT, "delayed or retrying jobs due later"),
+                             delayed=_INT, workers=_INT),
+    }
