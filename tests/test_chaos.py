@@ -1,5 +1,6 @@
 """Job control under chaos: 500 uploads with a mix of priorities, delays, cancels and duplicates, while a
-worker supervisor (its whole process group) is SIGKILLed every two seconds and restarted, and Redis (AOF,
+worker supervisor (its whole process group) is SIGKILLed every two seconds and after each hundred uploads,
+and restarted, and Redis (AOF,
 fsync always) is killed and restarted once. Every job ends in the one status its history allows: done,
 or cancelled when a cancel was acknowledged; none lost, none done after its cancel was acknowledged."""
 
@@ -26,16 +27,21 @@ JOBS = 500
 
 
 class Chaos(threading.Thread):
-    """Every ``every`` seconds, SIGKILL one worker supervisor's process group and start another."""
+    """Every ``every`` seconds, and whenever the test asks (while it knows jobs are in flight), SIGKILL one
+    worker supervisor's process group and start another."""
 
     def __init__(self, stack: LocalStack, every: float) -> None:
         super().__init__(daemon=True)
         self.stack, self.every, self.stop, self.kills = stack, every, threading.Event(), 0
+        self.rng, self.lock = random.Random(7), threading.Lock()
 
     def run(self) -> None:
-        rng = random.Random(7)
         while not self.stop.wait(self.every):
-            victim = rng.choice(self.stack.workers)
+            self.kill_one()
+
+    def kill_one(self) -> None:
+        with self.lock:
+            victim = self.rng.choice(self.stack.workers)
             victim.signal(signal.SIGKILL)
             victim.stop(timeout=5)
             self.stack.workers.remove(victim)
@@ -95,14 +101,21 @@ def test_every_job_ends_as_its_history_allows_under_chaos(aof_stack: tuple[Local
                 pass
         return job_id
 
+    def submit_in_chunks(part: list[tuple[int, float]]) -> list[str]:
+        made: list[str] = []
+        for start in range(0, len(part), 100):  # a kill right after each chunk, while its jobs are in flight
+            made += pool.map(submit, part[start:start + 100])
+            chaos.kill_one()
+        return made
+
     with ThreadPoolExecutor(6) as pool:
-        ids = list(pool.map(submit, plan[:JOBS // 2]))
+        ids = submit_in_chunks(plan[:JOBS // 2])
         holder["redis"].stop()  # type: ignore[attr-defined]
         holder["redis"], _ = start_redis(int(str(holder["url"]).rsplit(":", 1)[1].split("/")[0]),
                                          holder["folder"], True, (tmp_path / "redis2.log").open("wb"),  # type: ignore[arg-type]
                                          "--appendfsync", "always",
                                          password=str(holder["url"]).split(":")[2].split("@")[0])
-        ids += list(pool.map(submit, plan[JOBS // 2:]))
+        ids += submit_in_chunks(plan[JOBS // 2:])
     records = client.wait_all(ids, timeout=300, interval=1.0)
     chaos.stop.set()
     chaos.join(30)
