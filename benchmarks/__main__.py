@@ -20,7 +20,7 @@ from typing import Any
 
 from imgqueue import vips
 
-from . import api_accept, end_to_end, fair_share, housekeeping, memory, queue_overhead, resize, sharp
+from . import api_accept, end_to_end, fair_share, housekeeping, memory, queue_overhead, resize, sharp, srcset
 from .common import load_photos
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print("part 3: end to end ...", file=sys.stderr)
         report["e2e"] = end_to_end.run(photos, 1 if quick else 3, 1 if quick else 3, layouts=not quick)
         report["e2e"]["storage"] = end_to_end.storage(photos, 1 if quick else 2, 1 if quick else 3)
+        report["e2e"]["srcset"] = srcset.through_the_api(photos, 1 if quick else 3)
     if "api" in parts:
         print("part 4: API acceptance ...", file=sys.stderr)
         report["api"] = api_accept.run(16 if quick else 320, (1, 8) if quick else (1, 8, 32), 1 if quick else 3)

@@ -106,7 +106,10 @@ def private_redis() -> Iterator[str]:
 def bench_stack(**overrides: Any) -> Iterator[LocalStack]:
     """A private redis-server and the API (logs in a temp folder), for the parts that go through HTTP."""
     logs = Path(tempfile.mkdtemp(prefix="imgqueue-bench-logs-"))
-    settings = {"max_input_pixels": 100_000_000, "log_level": "WARNING", "upload_rate_limit": 0, **overrides}
+    # Every round uploads the same photos again: identical uploads would share the first one's outputs
+    # (DEDUP_BY_CONTENT) and measure nothing.
+    settings = {"max_input_pixels": 100_000_000, "log_level": "WARNING", "upload_rate_limit": 0,
+                "dedup_by_content": False, **overrides}
     with private_stack(log_dir=logs, **settings) as stack:
         stack.start_api()
         yield stack

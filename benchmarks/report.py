@@ -33,6 +33,8 @@ def table(r: dict[str, Any]) -> str:
                   f"{_f(q.get('ratio_to_rq'), 1)} |",
                   f"| prefetch {q['prefetch']} | {_f(q['imgqueue_prefetch_jobs_per_s'], 0)} | "
                   f"{_f(q['prefetch_ratio_to_raw'], 2)} | {_f(q.get('prefetch_ratio_to_rq'), 1)} |", ""]
+    if "resize" in r and "srcset" in r["resize"]:
+        lines += _srcset_table(r["resize"]["srcset"], r["e2e"].get("srcset") if "e2e" in r else None)
     if "e2e" in r:
         lines += _e2e_tables(r["e2e"])
     if "api" in r:
@@ -74,6 +76,25 @@ def table(r: dict[str, Any]) -> str:
                   f"in between ({f['a_change'] * 100:+.1f} %).", ""]
     lines.append(f"total time {r.get('seconds', 0):.0f} s")
     return "\n".join(lines)
+
+
+def _srcset_table(one: dict[str, Any], e2e: dict[str, Any] | None) -> list[str]:
+    widths = ", ".join(str(w) for w in one["widths"])
+    lines = [f"### 1b. A srcset per upload ({widths} wide, fit inside, WebP; {one['photos']} photos; one core)", "",
+             "| contender | sets/s | bytes | SSIM |", "|---|---|---|---|"]
+    for name, row in one["by_contender"].items():
+        lines.append(f"| {name} | {_f(row['sets_per_s'], 2)} | {row['bytes']} | {_f(row['ssim'], 4)} |")
+    t = one["targets"]
+    lines += ["", f"imgqueue's set against sharp's clone(): {_f(one.get('vs_sharp_clone'), 2)} (target ≥ "
+                  f"{t['vs_sharp_clone']}), against four jobs: {_f(one['vs_four_jobs'], 2)} (≥ {t['vs_four_jobs']}); "
+                  f"bytes against sharp's {_f(one.get('bytes_vs_sharp'), 3)} (≤ {t['bytes_vs_sharp']})"]
+    if e2e and "ratio" in e2e:
+        rows = e2e["by_contender"]
+        lines += ["", "Through the API (one upload per set against the demo's four uploads): " + ", ".join(
+            f"{name} {_f(row['sets_per_s'], 2)} sets/s" for name, row in rows.items())
+            + f"; ratio {_f(e2e['ratio'], 2)} (target ≥ {e2e['target']}), with one worker process "
+            f"{_f(e2e.get('ratio_one_process'), 2)}"]
+    return [*lines, ""]
 
 
 def _resize_tables(res: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from imgqueue import imaging, vips
 from imgqueue.spec import Fit, Limits, ResizeSpec
 
-from . import quality, sharp
+from . import quality, sharp, srcset
 from .common import FORMATS, Photo, best_of
 
 LIMITS = Limits(max_pixels=10**9)
@@ -124,6 +124,7 @@ def run(photos: list[Photo], rounds: int) -> dict[str, Any]:
                     contenders["sharp"] = sharp_contender(node, task)
                 table[fmt] = measure_group(group, task, contenders, rounds)
             results["tasks"][task] = {"by_format": table}
+        results["srcset"] = srcset.one_core(photos, node, rounds)
     finally:
         if node is not None:
             node.close()

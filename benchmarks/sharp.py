@@ -95,6 +95,16 @@ class OneCore:
         reply = self._reply()
         return float(reply["seconds"]), list(reply["bytes"])
 
+    def run_set(self, files: list[Path], outputs: list[dict[str, Any]],
+                save: list[Path] | None = None) -> tuple[float, list[int]]:
+        """Each file into every output of ``outputs`` (width, height, fit, format) with clone()."""
+        assert self.proc.stdin is not None
+        command = {"files": [str(f.resolve()) for f in files], "set": outputs,
+                   "save": [str(s.resolve()) for s in save] if save else None}
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        reply = self._reply()
+        return float(reply["seconds"]), list(reply["bytes"])
+
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()

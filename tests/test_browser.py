@@ -78,6 +78,12 @@ def test_dashboard_upload_goes_live_to_done(stack: LocalStack, browser_page, tmp
     names = page.locator(".job .name").all_inner_texts()
     assert sorted(names) == sorted(p.name for p in images)
     until(page, "document.getElementById('c-done').textContent === '2'", 20)
+    stack.client.submit(images[0], fit="inside", format="webp", filename="a-set.jpg",
+                        variants=[{"name": f"w{w}", "width": w} for w in (64, 128, 256)])
+    until(page, """() => {
+            const imgs = [...document.querySelectorAll('.job[data-status="done"] .outputs img')];
+            return imgs.length === 3 && imgs.every((img) => img.complete && img.naturalWidth > 0);
+        }""", 60)  # a set: a row of thumbnails, one per output
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "dashboard.png"), full_page=True)
     assert (RESULTS / "dashboard.png").stat().st_size > 10_000

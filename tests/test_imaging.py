@@ -168,13 +168,26 @@ def test_palette_16bit_and_cmyk_inputs(engine: str) -> None:
 
 
 @pytest.mark.parametrize("target", ["webp", "jpeg", "png"])
-def test_icc_profile_kept_and_not_applied(target: str, engine: str) -> None:
-    """The profile travels with the pixels, unconverted (a profile with other primaries: converting to
-    sRGB would change the colour)."""
+def test_pixels_become_srgb_through_the_embedded_profile(target: str, engine: str) -> None:
+    """By default (sharp's), the profile is applied and dropped: a profile whose red and blue primaries
+    are swapped turns a red pixel blue in sRGB, and no profile is written."""
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 60, 40)).save(buf, "JPEG", quality=95, icc_profile=wide_gamut_profile())
+    for spec in (ResizeSpec(100, 100, format=target), ResizeSpec(100, 100, format=target, fx=0.2, fy=0.5)):
+        out, result = resize_bytes(buf.getvalue(), spec, engine=engine)  # the second: the set path
+        im = _open(out)
+        assert result.engine == engine and not im.info.get("icc_profile")
+        r, g, b = im.convert("RGB").getpixel((50, 50))  # type: ignore[misc]
+        assert b > 150 and r < 100, (r, g, b)
+
+
+@pytest.mark.parametrize("target", ["webp", "jpeg", "png"])
+def test_keep_icc_keeps_the_profile_unconverted(target: str, engine: str) -> None:
+    """With keep_icc the profile travels with the pixels, unconverted (as before sRGB became the default)."""
     icc = wide_gamut_profile()
     buf = io.BytesIO()
     Image.new("RGB", (300, 200), (200, 60, 40)).save(buf, "JPEG", quality=95, icc_profile=icc)
-    out, result = resize_bytes(buf.getvalue(), ResizeSpec(100, 100, format=target), engine=engine)
+    out, result = resize_bytes(buf.getvalue(), ResizeSpec(100, 100, format=target, keep_icc=True), engine=engine)
     im = _open(out)
     assert result.engine == engine and im.info.get("icc_profile") == icc
     r, g, b = im.convert("RGB").getpixel((50, 50))  # type: ignore[misc]

@@ -2,6 +2,8 @@
 // sharp alone, for the one-core resize table. Reads one JSON command per line on stdin:
 //   {"files": [...], "width": 300, "height": 300, "fit": "cover"|"inside", "format": null|"jpeg"|...,
 //    "save": null|[output paths]}
+// or, for a set of outputs per file, {"files": [...], "set": [{"width", "height", "fit", "format"}, ...],
+//    "save": null|[output paths, file by file, output by output]}
 // resizes every file from memory (EXIF orientation applied, as imgqueue does), one at a time, and
 // answers one line {"seconds", "bytes": [...]}.
 // libvips runs one thread and no operation cache (the caller pins the process to one CPU).
@@ -18,7 +20,29 @@ function load(file) {
   return buffers.get(file);
 }
 
+// A set of outputs from one input the way sharp's documentation shows: one sharp(input), a clone() per
+// output, all awaited together (each clone decodes the input again).
+async function runSet(cmd) {
+  const inputs = cmd.files.map(load);
+  const bytes = [];
+  const outputs = [];
+  const t0 = process.hrtime.bigint();
+  for (const input of inputs) {
+    const base = sharp(input).rotate();
+    const made = await Promise.all(cmd.set.map((o) => base.clone().resize(o.width, o.height, { fit: o.fit })
+      .toFormat(o.format).toBuffer()));
+    for (const out of made) {
+      bytes.push(out.length);
+      outputs.push(out);
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (cmd.save) cmd.save.forEach((target, i) => fs.writeFileSync(target, outputs[i]));
+  return { seconds, bytes };
+}
+
 async function run(cmd) {
+  if (cmd.set) return runSet(cmd);
   const inputs = cmd.files.map(load);
   const bytes = [];
   const outputs = [];

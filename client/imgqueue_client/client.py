@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,12 +51,17 @@ class Client:
     def submit(self, image: str | Path | bytes | IO[bytes], width: int | str | None = None,
                height: int | str | None = None, *, filename: str | None = None, priority: str | None = None,
                delay: float | str | None = None, run_at: datetime | str | None = None,
-               idempotency_key: str | None = None, **options: Any) -> dict[str, Any]:
+               idempotency_key: str | None = None, variants: Sequence[Mapping[str, Any]] | str | None = None,
+               preset: str | None = None, placeholder: str | None = None, **options: Any) -> dict[str, Any]:
         """Upload one image (``POST /upload``); ``options`` are the resize fields (fit, format, quality,
-        progressive, without_enlargement, background). ``priority``: high, normal or low; ``delay`` (seconds)
-        or ``run_at`` (a time): when it runs; ``idempotency_key``: a retried call with it makes no second job.
-        Returns ``{"jobId", "status", "statusUrl", ...}``."""
-        form = _form(width, height, {**options, **_scheduling(priority, delay, run_at)})
+        progressive, without_enlargement, background, crop, fx, fy, keep_icc). ``variants``: a set of named
+        outputs from one decode (each a dict with a ``name`` and resize fields; the fields above are their
+        defaults), or ``preset``: an operator's named set; ``placeholder``: blurhash or thumbhash.
+        ``priority``: high, normal or low; ``delay`` (seconds) or ``run_at`` (a time): when it runs;
+        ``idempotency_key``: a retried call with it makes no second job. Returns ``{"jobId", "status",
+        "statusUrl", ...}``."""
+        form = _form(width, height, {**options, **_scheduling(priority, delay, run_at),
+                                     **_set(variants, preset, placeholder)})
         headers = {IDEMPOTENCY: idempotency_key} if idempotency_key else {}
         if isinstance(image, (str, Path)):
             path = Path(image)
@@ -69,9 +74,12 @@ class Client:
     def submit_many(self, paths: Iterable[str | Path], width: int | str | None = None,
                     height: int | str | None = None, *, priority: str | None = None, delay: float | str | None = None,
                     run_at: datetime | str | None = None, idempotency_key: str | None = None,
-                    **options: Any) -> dict[str, Any]:
-        """Upload several images as one batch (``POST /jobs``): all are queued, or none."""
-        form = _form(width, height, {**options, **_scheduling(priority, delay, run_at)})
+                    variants: Sequence[Mapping[str, Any]] | str | None = None, preset: str | None = None,
+                    placeholder: str | None = None, **options: Any) -> dict[str, Any]:
+        """Upload several images as one batch (``POST /jobs``), with ``submit``'s options: all are queued,
+        or none."""
+        form = _form(width, height, {**options, **_scheduling(priority, delay, run_at),
+                                     **_set(variants, preset, placeholder)})
         headers = {IDEMPOTENCY: idempotency_key} if idempotency_key else {}
         with ExitStack() as stack:
             files = [("images", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
@@ -164,10 +172,17 @@ class Client:
                 raise TimeoutError(f"{left} of {len(wanted)} jobs not finished after {timeout:.0f} s")
             time.sleep(interval)
 
-    def download(self, job_id: str, dest: str | Path) -> Path:
-        """Save the job's result to ``dest`` (a file, or a folder to put ``<jobId>.<ext>`` in)."""
-        resp = self._request("GET", f"/jobs/{job_id}/result", stream=True)
-        return _save(resp, Path(dest), job_id)
+    def download(self, job_id: str, dest: str | Path, name: str | None = None) -> Path:
+        """Save the job's result to ``dest`` (a file, or a folder to put ``<jobId>.<ext>`` in); ``name``:
+        one output of a set (``<jobId>-<name>.<ext>`` in a folder)."""
+        path = f"/jobs/{job_id}/result/{name}" if name else f"/jobs/{job_id}/result"
+        resp = self._request("GET", path, stream=True)
+        return _save(resp, Path(dest), f"{job_id}-{name}" if name else job_id)
+
+    def download_set(self, job_id: str, folder: str | Path) -> dict[str, Path]:
+        """Save every output of a done set to ``folder``: ``{name: path}``."""
+        names = [v["name"] for v in self.job(job_id).get("variants", [])]
+        return {name: self.download(job_id, folder, name) for name in names}
 
     def stream_ticket(self) -> str:
         """A short-lived ticket for an event stream where no header can be sent (``?ticket=``)."""
@@ -229,6 +244,12 @@ def _save(resp: requests.Response, target: Path, job_id: str) -> Path:
 def _scheduling(priority: str | None, delay: float | str | None, run_at: datetime | str | None) -> dict[str, Any]:
     when = run_at.isoformat() if isinstance(run_at, datetime) else run_at
     return {"priority": priority, "delay": delay, "runAt": when}
+
+
+def _set(variants: Sequence[Mapping[str, Any]] | str | None, preset: str | None,
+         placeholder: str | None) -> dict[str, Any]:
+    listed = variants if variants is None or isinstance(variants, str) else json.dumps([dict(v) for v in variants])
+    return {"variants": listed, "preset": preset, "placeholder": placeholder}
 
 
 def _form(width: int | str | None, height: int | str | None, options: dict[str, Any]) -> dict[str, str]:

@@ -86,6 +86,8 @@ class Settings:
                                          "`too_much_metadata`, found before any pixel is decoded", LIMITS)
     max_metadata_bytes: int = setting(Limits.max_metadata_bytes, "most bytes of metadata in one file; past it, 422 "
                                       "`too_much_metadata`", LIMITS)
+    max_variants: int = setting(Limits.max_variants, "most outputs one upload may ask for (`variants` or a "
+                                "preset); their pixels count together against `MAX_OUTPUT_PIXELS`", LIMITS)
 
     job_ttl: int = setting(7 * 24 * 3600, "seconds a job record is kept after its last change (7 days)", LIFETIMES)
     output_ttl: int = setting(7 * 24 * 3600, "seconds an output is kept after its job is done; then its result "
@@ -126,7 +128,7 @@ class Settings:
     def limits(self) -> Limits:
         """What an image and a resize may cost, for the probe and the engines."""
         return Limits(self.max_input_pixels, self.max_frames, self.max_output_dimension, self.max_output_pixels,
-                      self.max_metadata_segments, self.max_metadata_bytes)
+                      self.max_metadata_segments, self.max_metadata_bytes, self.max_variants)
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:

@@ -3,10 +3,10 @@ uses it to bound the work an upload asks for before any pixel is decoded, and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InvalidSpec
-from .spec import Fit, ResizeSpec
+from .spec import Crop, Fit, ResizeSpec
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,18 @@ class Geometry:
     canvas: tuple[int, int]
     offset: tuple[int, int]
     scale: float  # the largest of the two axis scales, for shrink-on-load
+    smart: Crop | None = None  # cover by attention or entropy: the engine places ``box`` from the pixels
 
     @property
     def pixels(self) -> int:
         """Pixels of one output frame."""
         return self.canvas[0] * self.canvas[1]
+
+    def placed(self, x0: float, y0: float) -> Geometry:
+        """The same crop, its top left corner moved to (x0, y0) (fractions), kept inside the picture."""
+        cw, ch = self.box[2] - self.box[0], self.box[3] - self.box[1]
+        x0, y0 = min(max(x0, 0.0), 1 - cw), min(max(y0, 0.0), 1 - ch)
+        return replace(self, box=(x0, y0, x0 + cw, y0 + ch), smart=None)
 
 
 FULL = (0.0, 0.0, 1.0, 1.0)
@@ -49,7 +56,10 @@ def compute_geometry(width: int, height: int, spec: ResizeSpec) -> Geometry:
     if spec.fit is Fit.COVER:
         cw, ch = min(1.0, tw / (width * s)), min(1.0, th / (height * s))
         box = ((1 - cw) / 2, (1 - ch) / 2, (1 + cw) / 2, (1 + ch) / 2)
-        return Geometry((tw, th), box, (tw, th), (0, 0), s)
+        smart = spec.crop if spec.crop is not Crop.CENTRE and (cw < 1 or ch < 1) else None
+        geo = Geometry((tw, th), box, (tw, th), (0, 0), s, smart)
+        focal = spec.focal
+        return geo.placed(focal[0] - cw / 2, focal[1] - ch / 2) if focal else geo
     size = (max(1, round(width * s)), max(1, round(height * s)))
     if spec.fit is Fit.CONTAIN:
         return Geometry(size, FULL, (tw, th), ((tw - size[0]) // 2, (th - size[1]) // 2), s)

@@ -1,57 +1,49 @@
-"""Pure image code: probe an input, resize it by a spec, encode it. No Redis, no queue, no file naming.
+"""Pure image code: probe an input, resize it by one spec or by several (a set of outputs from one decode),
+encode. No Redis, no queue, no file naming.
 
-``resize(src, dst, spec, limits, engine)`` reads ``src`` (bytes, a path or a binary file) and writes the
-encoded result to ``dst`` (a path or a binary file). Fit modes follow sharp's meaning. Animated GIF and
-WebP keep every frame when the output format can animate (GIF, WebP) and keep the first frame otherwise.
+``render_set(data, specs, limits, engine, placeholder)`` makes every output of ``specs`` from the encoded
+``data`` and, when asked, a placeholder string; ``resize`` and ``resize_bytes`` make one. Fit modes follow
+sharp's meaning. Animated GIF and WebP keep every frame when the output format can animate (GIF, WebP) and
+keep the first frame otherwise. Pixels become sRGB through an embedded ICC profile, unless a spec keeps it.
 
-Two engines, chosen per image: libvips (``imgqueue.vips``) for the still JPEG, PNG and WebP it treats
-exactly as Pillow does, when pyvips is installed; Pillow (this module) for everything else, and for
-everything with ``engine="pillow"``. Both take the geometry from ``imgqueue.geometry``.
+Two engines, chosen per job: libvips (``imgqueue.vips``) for the still JPEG, PNG and WebP it treats
+exactly as Pillow does, when pyvips is installed and every output is one it writes; Pillow
+(``imgqueue.pillow_engine``) for everything else, and for everything with ``engine="pillow"``. Both take
+the geometry from ``imgqueue.geometry``.
 """
 
 from __future__ import annotations
 
 import io
-import math
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from PIL import Image, ImageCms, ImageOps, ImageSequence, features
+from PIL import Image, features
 
-from . import vips
-from .geometry import Geometry, compute_geometry
+from . import pillow_engine, placeholders, vips
+from .geometry import FULL, compute_geometry
+from .outputs import Made, Wanted
+from .placeholders import Placeholder
 from .probe import ImageInfo, Source, check_work, decode_errors, inspect, probe
-from .spec import (
-    ALPHA_OUTPUTS,
-    ANIMATED_OUTPUTS,
-    DEFAULT_QUALITY,
-    OUTPUT_FORMATS,
-    Limits,
-    ResizeSpec,
-    grey_of,
-    output_format_for,
-    parse_colour,
-)
+from .spec import OUTPUT_FORMATS, Limits, ResizeSpec, output_format_for
 
-__all__ = ["ImageInfo", "ResizeResult", "engine_for", "output_formats", "probe", "resize", "resize_bytes"]
+__all__ = ["ImageInfo", "Made", "ResizeResult", "SetRender", "SetResult", "engine_for", "output_formats", "probe",
+           "render_set", "resize", "resize_bytes", "start_set"]
 
 
-_FEATURE = {"WEBP": "webp", "AVIF": "avif", "JPEG": "jpg", "PNG": "zlib"}
-
-# Shrink-on-load: decode JPEGs at the smallest DCT scale still >= DRAFT_GAP x the target size, then
-# reduce by whole factors down to RESIZE_GAP x the target before the final Lanczos pass.
-DRAFT_GAP = 2.0
-RESIZE_GAP = 2.5
-_Z_RLE = 3
+_FEATURE = {"WEBP": "webp", "JPEG": "jpg", "PNG": "zlib"}  # the library each encoder needs
 
 
 @cache
 def output_formats() -> dict[str, str]:
-    """Output format names this Pillow build can write, e.g. ``{"jpeg": "JPEG", ...}``."""
+    """Output format names this Pillow build can write, e.g. ``{"jpeg": "JPEG", ...}`` (AVIF where Pillow
+    was built with libavif: its plugin then registers a writer)."""
+    Image.init()
     return {name: fmt for name, fmt in OUTPUT_FORMATS.items()
-            if fmt not in _FEATURE or features.check(_FEATURE[fmt])}
+            if fmt in Image.SAVE and (fmt not in _FEATURE or features.check(_FEATURE[fmt]))}
 
 
 @dataclass(frozen=True)
@@ -64,128 +56,106 @@ class ResizeResult:
     engine: str = "pillow"
 
 
+@dataclass(frozen=True)
+class SetResult:
+    outputs: list[Made]  # in the order of the specs
+    engine: str  # vips or pillow
+    placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class SetRender:
+    """A set being made: the picture is decoded (and the placeholder computed); each output is made as
+    ``outputs`` reaches it, as (its index in the specs, what was made)."""
+
+    engine: str
+    placeholder: str
+    outputs: Iterator[tuple[int, Made]]
+
+
 def engine_for(engine: str, info: ImageInfo, out_fmt: str) -> str:
-    """The engine that resizes this image: libvips where it is installed, allowed and suitable."""
-    if engine != "pillow" and vips.available() and vips.suitable(info.format, info.mode, info.frames, out_fmt):
+    """The engine that resizes this image to this format: libvips where it is installed, allowed and
+    suitable."""
+    return engine_for_set(engine, info, [out_fmt])
+
+
+def engine_for_set(engine: str, info: ImageInfo, formats: Sequence[str]) -> str:
+    """libvips when it takes the input and writes every output; Pillow otherwise (one engine per job)."""
+    if engine != "pillow" and vips.available() and \
+            all(vips.suitable(info.format, info.mode, info.frames, fmt) for fmt in formats):
         return "vips"
     return "pillow"
 
 
-def _to_working_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
-    """A mode every resampler and encoder handles: L, LA, RGB or RGBA. Returns the ICC profile to keep."""
-    mode = im.mode
-    if mode in ("RGB", "RGBA", "L", "LA"):
-        return im, icc
-    if mode == "CMYK":
-        if icc:
-            try:
-                src_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                srgb = ImageCms.createProfile("sRGB")
-                converted = ImageCms.profileToProfile(im, src_profile, srgb, outputMode="RGB")
-                if converted is not None:
-                    return converted, ImageCms.ImageCmsProfile(srgb).tobytes()
-            except (ImageCms.PyCMSError, OSError):
-                pass
-        return im.convert("RGB"), None
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        scale = 1 / 256 if mode.startswith("I;16") or mode == "I" else 255.0
-        return im.convert("F").point(lambda v: v * scale).convert("L"), icc
-    if mode == "P" or mode == "PA":
-        has_alpha = mode == "PA" or "transparency" in im.info
-        return im.convert("RGBA" if has_alpha else "RGB"), icc
-    if mode == "1":
-        return im.convert("L"), icc
-    if mode in ("La", "RGBa"):
-        return im.convert(mode.upper()), icc
-    return im.convert("RGBA" if "A" in mode else "RGB"), icc
+def render_set(data: bytes, specs: Sequence[ResizeSpec], limits: Limits = Limits(), engine: str = "auto",
+               placeholder: Placeholder | None = None, names: Sequence[str] = ()) -> SetResult:
+    """Every output of ``specs`` from one decode of ``data`` (see ``start_set``), all made."""
+    started = start_set(data, specs, limits, engine, placeholder, names)
+    made = dict(started.outputs)
+    return SetResult([made[i] for i in range(len(specs))], started.engine, started.placeholder)
 
 
-def _flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    if im.mode not in ("RGBA", "LA"):
-        return im
-    base_mode = "RGB" if im.mode == "RGBA" else "L"
-    fill: Any = background if base_mode == "RGB" else grey_of(background)
-    base = Image.new(base_mode, im.size, fill)
-    base.paste(im, mask=im.getchannel("A"))
-    return base
+def start_set(data: bytes, specs: Sequence[ResizeSpec], limits: Limits = Limits(), engine: str = "auto",
+              placeholder: Placeholder | None = None, names: Sequence[str] = ()) -> SetRender:
+    """Decode ``data`` once for every output of ``specs``, checked against ``limits`` first (the whole set's
+    pixels together); the outputs are made as the result's iterator reaches them. ``names`` (a set's) go into
+    the error of an output that fails alone. Raises an ImageError for bad input, now or from the iterator."""
+    writable = output_formats()
+    for spec in specs:
+        spec.validate(limits, writable)
+    with decode_errors():
+        im, info = inspect(data, limits)
+        try:
+            formats = [output_format_for(info.format, spec, writable) for spec in specs]
+            check_work(info, list(zip(specs, formats, strict=True)), limits)
+            wanted = [Wanted(spec, compute_geometry(info.width, info.height, spec), fmt, name)
+                      for spec, fmt, name in zip(specs, formats, names or [""] * len(specs), strict=True)]
+            if engine_for_set(engine, info, formats) == "vips":
+                im.close()
+                return _vips(data, info, wanted, placeholder)
+            picture, outputs = pillow_engine.render_set(im, info.frames, wanted)
+            value = placeholders.compute(placeholders.small(picture, placeholder), placeholder) if placeholder else ""
+        except BaseException:
+            im.close()
+            raise
+    return SetRender("pillow", value, _closing(outputs, im))
 
 
-def _render_frame(im: Image.Image, geo: Geometry, spec: ResizeSpec, out_fmt: str,
-                  icc: bytes | None) -> tuple[Image.Image, bytes | None]:
-    im = ImageOps.exif_transpose(im) or im
-    im, icc = _to_working_mode(im, icc)
-    w, h = im.size
-    box = (geo.box[0] * w, geo.box[1] * h, geo.box[2] * w, geo.box[3] * h)
-    if geo.size != (w, h) or box != (0, 0, w, h):
-        im = im.resize(geo.size, Image.Resampling.LANCZOS, box=box, reducing_gap=RESIZE_GAP)
-    background = parse_colour(spec.background)
-    if geo.canvas != geo.size:
-        mode = im.mode
-        fill: Any = background if mode.startswith("RGB") else grey_of(background)
-        if mode in ("RGBA", "LA"):
-            fill = (*fill, 255) if isinstance(fill, tuple) else (fill, 255)
-        canvas = Image.new(mode, geo.canvas, fill)
-        canvas.paste(im, geo.offset)
-        im = canvas
-    if out_fmt not in ALPHA_OUTPUTS:
-        im = _flatten(im, background)
-    im.info = {}  # the encoders write comments and XMP found here: only the ICC profile is kept (icc)
-    return im, icc
+def _closing(outputs: Iterator[tuple[int, Made]], im: Image.Image) -> Iterator[tuple[int, Made]]:
+    """The outputs, the image closed once they are made (or given up)."""
+    try:
+        yield from outputs
+    finally:
+        im.close()
 
 
-def _save_options(out_fmt: str, spec: ResizeSpec, icc: bytes | None) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    quality = spec.quality or DEFAULT_QUALITY.get(out_fmt)
-    if out_fmt == "JPEG":
-        opts.update(quality=quality, progressive=spec.progressive, optimize=spec.progressive)
-    elif out_fmt == "PNG":
-        # zlib's RLE strategy after PNG's row filters: as small as the default strategy on photos and
-        # about three times faster to encode (measured in make bench).
-        opts.update(compress_level=6, compress_type=_Z_RLE)
-    elif out_fmt == "WEBP":
-        opts.update(quality=quality, method=4)
-    elif out_fmt == "AVIF":
-        opts.update(quality=quality)
-    if icc and out_fmt != "GIF":
-        opts["icc_profile"] = icc
-    return opts
+def _vips(data: bytes, info: ImageInfo, wanted: list[Wanted], placeholder: Placeholder | None) -> SetRender:
+    upright = info.orientation in (0, 1)
+    one = wanted[0]
+    if len(wanted) == 1 and placeholder is None and one.geo.smart is None and \
+            (one.geo.box == FULL or one.spec.focal is None):  # one output: straight from the encoded bytes
+        encoded, width, height = vips.render(data, one.geo, one.spec, one.format, upright, info.format)
+        return SetRender("vips", "", iter([(0, Made(encoded, width, height, one.format))]))
+    side = placeholders.SOURCE_SIDE[placeholder] if placeholder else 0
+    small, outputs = vips.render_set(data, (info.width, info.height), wanted, upright, info.format, side)
+    value = placeholders.compute(small, placeholder) if small is not None and placeholder else ""
+    return SetRender("vips", value, outputs)
 
 
 def resize(src: Source, dst: Path | IO[bytes], spec: ResizeSpec, limits: Limits = Limits(),
            engine: str = "auto") -> ResizeResult:
     """Resize ``src`` by ``spec`` and write the encoded image to ``dst``.
 
-    EXIF orientation is applied first; metadata is dropped except the ICC profile; alpha is flattened
-    onto ``spec.background`` when the output format has none. Raises an ImageError for bad input.
-    """
-    spec.validate(limits, output_formats())
-    with decode_errors():
-        im, info = inspect(src, limits)
-        out_fmt = output_format_for(info.format, spec, output_formats())
-        check_work(info, spec, out_fmt, limits)
-        geo = compute_geometry(info.width, info.height, spec)
-        if engine_for(engine, info, out_fmt) == "vips":
-            im.close()
-            return _write_vips(_as_bytes(src), dst, geo, spec, out_fmt, info)
-        if info.frames > 1 and out_fmt in ANIMATED_OUTPUTS:
-            frames, opts = _render_animation(im, geo, spec, out_fmt)
-        else:
-            _shrink_on_load(im, info, geo)
-            still, icc = _render_frame(im, geo, spec, out_fmt, im.info.get("icc_profile"))
-            frames, opts = [still], _save_options(out_fmt, spec, icc)
-        frames[0].save(dst, format=out_fmt, **opts)
-    size = dst.stat().st_size if isinstance(dst, Path) else 0
-    return ResizeResult(frames[0].width, frames[0].height, out_fmt, len(frames), size)
-
-
-def _write_vips(data: bytes, dst: Path | IO[bytes], geo: Geometry, spec: ResizeSpec, out_fmt: str,
-                info: ImageInfo) -> ResizeResult:
-    encoded, width, height = vips.render(data, geo, spec, out_fmt, info.orientation in (0, 1), info.format)
+    EXIF orientation is applied first; metadata is dropped (the ICC profile too unless the spec keeps
+    it); alpha is flattened onto ``spec.background`` when the output format has none. Raises an
+    ImageError for bad input."""
+    result = render_set(_as_bytes(src), [spec], limits, engine)
+    made = result.outputs[0]
     if isinstance(dst, Path):
-        dst.write_bytes(encoded)
+        dst.write_bytes(made.data)
     else:
-        dst.write(encoded)
-    return ResizeResult(width, height, out_fmt, 1, len(encoded), "vips")
+        dst.write(made.data)
+    return ResizeResult(made.width, made.height, made.format, made.frames, len(made.data), result.engine)
 
 
 def _as_bytes(src: Source) -> bytes:
@@ -197,31 +167,9 @@ def _as_bytes(src: Source) -> bytes:
     return src.read()
 
 
-def _render_animation(im: Image.Image, geo: Geometry, spec: ResizeSpec,
-                      out_fmt: str) -> tuple[list[Image.Image], dict[str, Any]]:
-    """Every frame rendered, and the save options that write them as one animation."""
-    icc = im.info.get("icc_profile")
-    frames, durations = [], []
-    for frame in ImageSequence.Iterator(im):
-        rendered, _ = _render_frame(frame.copy(), geo, spec, out_fmt, icc)
-        frames.append(rendered)
-        durations.append(frame.info.get("duration", 100))
-    opts = _save_options(out_fmt, spec, icc)
-    opts.update(save_all=True, append_images=frames[1:], duration=durations, loop=im.info.get("loop", 0))
-    return frames, opts
-
-
-def _shrink_on_load(im: Image.Image, info: ImageInfo, geo: Geometry) -> None:
-    """Decode a JPEG at the smallest DCT scale that leaves DRAFT_GAP x the output size."""
-    if geo.scale < 1 and info.format == "JPEG" and im.mode in ("RGB", "L"):
-        need = (math.ceil(im.width * geo.scale * DRAFT_GAP), math.ceil(im.height * geo.scale * DRAFT_GAP))
-        im.draft(im.mode, need)
-
-
 def resize_bytes(data: bytes, spec: ResizeSpec, limits: Limits = Limits(),
                  engine: str = "auto") -> tuple[bytes, ResizeResult]:
     """Like ``resize`` but in memory: returns the encoded bytes and what was made."""
     out = io.BytesIO()
     result = resize(data, out, spec, limits, engine)
-    encoded = out.getvalue()
-    return encoded, replace(result, bytes=len(encoded))
+    return out.getvalue(), result

@@ -12,7 +12,7 @@ from typing import Any
 from .spec import ResizeSpec
 from .status import TERMINAL, JobStatus, Priority
 
-__all__ = ["TERMINAL", "Job", "JobStatus", "Priority", "input_key", "new_job_id", "output_key"]
+__all__ = ["TERMINAL", "Job", "JobStatus", "Priority", "Rendition", "input_key", "new_job_id", "output_key"]
 
 
 def new_job_id() -> str:
@@ -24,9 +24,31 @@ def input_key(job_id: str, extension: str) -> str:
     return f"uploads/{job_id}.{extension}"
 
 
-def output_key(job_id: str, extension: str) -> str:
-    """The object key of a job's output."""
-    return f"output/{job_id}.{extension}"
+def output_key(job_id: str, extension: str, name: str = "") -> str:
+    """The object key of a job's output (of one of its variants, by ``name``)."""
+    return f"output/{job_id}-{name}.{extension}" if name else f"output/{job_id}.{extension}"
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One output of a set: what was asked (``name``, ``spec``), where it goes (``key``), what was made."""
+
+    name: str
+    spec: ResizeSpec
+    key: str
+    width: int = 0
+    height: int = 0
+    format: str = ""  # jpeg, png, webp, gif or avif, once made
+    bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "spec": self.spec.to_dict(), "key": self.key, "width": self.width,
+                "height": self.height, "format": self.format, "bytes": self.bytes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rendition:
+        return cls(str(data["name"]), _spec(data["spec"]), str(data["key"]), int(data.get("width", 0)),
+                   int(data.get("height", 0)), str(data.get("format", "")), int(data.get("bytes", 0)))
 
 
 @dataclass
@@ -64,6 +86,9 @@ class Job:
     engine: str = ""  # the imaging engine that made the output: vips or pillow
     output_expires_at: float = 0.0  # when the output is removed (OUTPUT_TTL after done)
     duplicate_of: str = ""  # the done job whose output it shares (an identical upload)
+    variants: tuple[Rendition, ...] = ()  # a set of outputs (empty: the one output of ``spec``)
+    placeholder_kind: str = ""  # blurhash or thumbhash, when asked for
+    placeholder: str = ""  # the placeholder, once done
     progress: str = ""  # JSON {done, total} while processing
     error_code: str = ""
     error: str = ""
@@ -75,7 +100,13 @@ class Job:
         data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["status"] = self.status.value
         data["spec"] = self.spec.to_dict()
+        data["variants"] = [v.to_dict() for v in self.variants]
         return data
+
+    @property
+    def output_keys(self) -> list[str]:
+        """Every object key the job writes: its variants', or its one output's."""
+        return [v.key for v in self.variants] or [self.output_key]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
@@ -94,6 +125,7 @@ class Job:
         out: they read back as the default, and a smaller hash is faster to write and read."""
         data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["status"], data["spec"] = self.status.value, _spec_text(self.spec)
+        data["variants"] = renditions_text(self.variants) if self.variants else ""
         return {k: _to_str(v) for k, v in data.items() if v not in ("", 0, 0.0) or k in _ALWAYS}
 
     @classmethod
@@ -160,6 +192,18 @@ def _stored_spec(text: str) -> ResizeSpec:
     return ResizeSpec.from_dict(json.loads(text))
 
 
+def renditions_text(variants: tuple[Rendition, ...]) -> str:
+    return json.dumps([v.to_dict() for v in variants], separators=(",", ":"))
+
+
+def _renditions(value: Any) -> tuple[Rendition, ...]:
+    """Empty (a single-output job, or one sharing such a job's output) or a JSON list of outputs."""
+    if not value:
+        return ()
+    items = json.loads(value) if isinstance(value, str) else value
+    return tuple(v if isinstance(v, Rendition) else Rendition.from_dict(v) for v in items)
+
+
 def _coercers() -> dict[str, Callable[[Any], Any]]:
     """One converter per Job field, chosen once from the annotations (from_dict runs once per job)."""
     by_type: dict[str, Callable[[Any], Any]] = {"int": _int, "float": _float, "str": _str}
@@ -168,7 +212,7 @@ def _coercers() -> dict[str, Callable[[Any], Any]]:
         if f.name == "extra":
             continue
         out[f.name] = by_type.get(str(f.type), _str)
-    out.update(spec=_spec, status=JobStatus)
+    out.update(spec=_spec, status=JobStatus, variants=_renditions)
     return out
 
 

@@ -12,9 +12,10 @@ code, never anything else.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO
 
@@ -86,9 +87,16 @@ def open_image(src: Source) -> Image.Image:
     """Open one of the formats we decode; UnsupportedFormat (named) or NotAnImage for anything else."""
     fp = io.BytesIO(src) if isinstance(src, bytes) else src
     try:
-        return Image.open(fp, formats=OPEN_FORMATS)
+        return Image.open(fp, formats=_readable())
     except UnidentifiedImageError:
         raise _unidentified(fp) from None
+
+
+@cache
+def _readable() -> tuple[str, ...]:
+    """The formats we decode that this Pillow build reads (AVIF needs Pillow built with libavif)."""
+    Image.init()
+    return tuple(f for f in OPEN_FORMATS if f in Image.OPEN)
 
 
 def _unidentified(fp: Path | IO[bytes]) -> ImgqueueError:
@@ -186,13 +194,19 @@ def probe(src: Source, limits: Limits = Limits()) -> ImageInfo:
                 im.close()
 
 
-def check_work(info: ImageInfo, spec: ResizeSpec, out_fmt: str, limits: Limits) -> int:
-    """The pixels a resize of ``info`` by ``spec`` writes (every frame of an animation that stays one);
-    OutputTooLarge over MAX_OUTPUT_PIXELS."""
-    frames = info.frames if out_fmt in ANIMATED_OUTPUTS else 1
-    pixels = compute_geometry(info.width, info.height, spec).pixels * frames
-    if pixels > limits.max_output_pixels:
+def check_work(info: ImageInfo, outputs: Sequence[tuple[ResizeSpec, str]], limits: Limits) -> int:
+    """The pixels a resize of ``info`` into ``outputs`` (spec, format) writes, every frame of an animation
+    that stays one, the outputs of a set together; OutputTooLarge over MAX_OUTPUT_PIXELS."""
+    total = 0
+    for spec, out_fmt in outputs:
+        frames = info.frames if out_fmt in ANIMATED_OUTPUTS else 1
+        total += compute_geometry(info.width, info.height, spec).pixels * frames
+    if total > limits.max_output_pixels:
+        if len(outputs) > 1:
+            raise OutputTooLarge(f"the {len(outputs)} outputs would have {total} pixels together, more than the "
+                                 f"limit of {limits.max_output_pixels}")
+        frames = info.frames if outputs[0][1] in ANIMATED_OUTPUTS else 1
         what = f"{frames} frames of " if frames > 1 else ""
-        raise OutputTooLarge(f"the output would have {what}{pixels // frames} pixels, more than the limit of "
+        raise OutputTooLarge(f"the output would have {what}{total // frames} pixels, more than the limit of "
                              f"{limits.max_output_pixels} pixels in all")
-    return pixels
+    return total

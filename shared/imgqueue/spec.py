@@ -26,6 +26,16 @@ class Fit(str, Enum):
     OUTSIDE = "outside"  # cover width x height, keeping the aspect ratio, no crop
 
 
+class Crop(str, Enum):
+    """Which part of the picture ``cover`` keeps (sharp's strategies, libvips' smartcrop)."""
+
+    CENTRE = "centre"  # the middle (or around the focal point fx, fy when given)
+    ATTENTION = "attention"  # the part most likely to catch the eye: skin tones, saturated colour, edges
+    ENTROPY = "entropy"  # the part with the most detail
+
+
+CROP_ALIASES = {"center": "centre"}
+
 # Output formats by the name clients use -> the imaging library's name.
 OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "avif": "AVIF"}
 FORMAT_ALIASES = {"jpg": "jpeg"}
@@ -40,6 +50,8 @@ DEFAULT_QUALITY = {"JPEG": 80, "WEBP": 80, "AVIF": 50}  # sharp's defaults
 DEFAULT_BACKGROUND = "#ffffff"
 _COLOUR = re.compile(r"#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _WHOLE = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only: no other script's digits, no '3_0', no '+30'
+FRACTION = r"(0|1|0?\.[0-9]{1,6}|1\.0{1,6})"  # 0 to 1 in ASCII digits: 0, 0.25, .5, 1, 1.0
+_FRACTION = re.compile(FRACTION)
 FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
@@ -51,6 +63,7 @@ class Limits:
     max_output_pixels: int = 16_800_000  # output: every frame written, together
     max_metadata_segments: int = 1000  # chunks, APP segments, extension blocks of metadata in one file
     max_metadata_bytes: int = 4 * 1024 * 1024
+    max_variants: int = 12  # outputs one upload may ask for (variants or a preset)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,10 @@ class ResizeSpec:
     progressive: bool = False
     without_enlargement: bool = False
     background: str = DEFAULT_BACKGROUND  # for contain padding and for flattening alpha
+    crop: Crop = Crop.CENTRE  # what cover keeps
+    fx: float | None = None  # a focal point (0..1 across, 0..1 down) cover keeps centred where it can
+    fy: float | None = None
+    keep_icc: bool = False  # keep the input's ICC profile, unconverted; by default pixels become sRGB
 
     def validate(self, limits: Limits = Limits(), writable: Collection[str] | None = None) -> ResizeSpec:
         """Return self if it can work, else raise InvalidSpec naming the parameter. ``writable``: the
@@ -81,11 +98,28 @@ class ResizeSpec:
         if self.quality is not None and not 1 <= self.quality <= 100:
             raise InvalidSpec(f"quality must be between 1 and 100, got {self.quality}")
         parse_colour(self.background)
+        self._validate_crop()
         return self
+
+    @property
+    def focal(self) -> tuple[float, float] | None:
+        return None if self.fx is None or self.fy is None else (self.fx, self.fy)
+
+    def _validate_crop(self) -> None:
+        if (self.fx is None) != (self.fy is None):
+            raise InvalidSpec("fx and fy go together: the focal point's place across and down, each 0 to 1")
+        for name, value in (("fx", self.fx), ("fy", self.fy)):
+            if value is not None and not 0 <= value <= 1:
+                raise InvalidSpec(f"{name} must be between 0 and 1, got {value}")
+        crops = self.crop is not Crop.CENTRE or self.focal is not None
+        if crops and self.fit is not Fit.COVER:
+            raise InvalidSpec("crop, fx and fy apply to fit=cover, the only fit that crops")
+        if self.crop is not Crop.CENTRE and self.focal is not None:
+            raise InvalidSpec("give crop=attention or entropy, or a focal point (fx, fy), not both")
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _SPEC_FIELDS}  # not asdict(): it deep-copies, slowly
-        data["fit"] = self.fit.value
+        data["fit"], data["crop"] = self.fit.value, self.crop.value
         return data
 
     @classmethod
@@ -110,6 +144,8 @@ def parse_spec(values: Mapping[str, Any], limits: Limits = Limits(), writable: C
         quality=_whole(values, "quality"), progressive=_flag(values, "progressive"),
         without_enlargement=_flag(values, "without_enlargement", "withoutEnlargement"),
         background=str(values.get("background") or DEFAULT_BACKGROUND),
+        crop=_crop(values.get("crop")), fx=_fraction(values, "fx"), fy=_fraction(values, "fy"),
+        keep_icc=_flag(values, "keep_icc", "keepIcc"),
     ).validate(limits, writable)
 
 
@@ -179,6 +215,26 @@ def _fit(value: Any) -> Fit:
         return Fit(raw)
     except ValueError:
         raise InvalidSpec(_fit_message(raw)) from None
+
+
+def _crop(value: Any) -> Crop:
+    raw = _text(value).lower() or Crop.CENTRE.value
+    try:
+        return Crop(CROP_ALIASES.get(raw, raw))
+    except ValueError:
+        raise InvalidSpec(f"crop must be one of {', '.join(c.value for c in Crop)}, got {_echo(raw)}") from None
+
+
+def _fraction(values: Mapping[str, Any], name: str) -> float | None:
+    value = values.get(name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raw = _text(value)
+    if raw == "":
+        return None
+    if not _FRACTION.fullmatch(raw):
+        raise InvalidSpec(f"{name} must be a number from 0 to 1 in ASCII digits (0.25), got {_echo(raw)}")
+    return float(raw)
 
 
 def _fit_message(raw: object) -> str:

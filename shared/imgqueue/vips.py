@@ -6,18 +6,24 @@ load, PNG streams row by row), applies the EXIF orientation, resizes to the exac
 Pillow engine computes (``imgqueue.geometry``), then padding, flattening and encoding happen in libvips
 too: the pixels never cross into Python. The encoders use sharp's defaults. It takes the inputs that it
 treats exactly as the Pillow engine does (``suitable``); the rest (animation, CMYK, 16-bit grey, GIF,
-BMP, TIFF and AVIF, AVIF and GIF outputs) go to Pillow. An embedded ICC profile is kept, unconverted,
-as with Pillow; every other piece of metadata is dropped.
+BMP, TIFF and AVIF, AVIF and GIF outputs) go to Pillow. Pixels become sRGB through an embedded ICC
+profile (or keep it, unconverted, with ``keep_icc``); every other piece of metadata is dropped. A set
+of outputs comes from one decode (``render_set``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+from PIL import Image
+
 from .errors import CorruptImage
 from .geometry import FULL, Geometry
+from .outputs import Made, Wanted, naming
 from .spec import ALPHA_OUTPUTS, DEFAULT_QUALITY, ResizeSpec, grey_of, parse_colour
 
 # What libvips takes here: inputs by Pillow's format and mode names (and the libvips loader each must reach),
@@ -73,24 +79,111 @@ def suitable(fmt: str, mode: str, frames: int, out_fmt: str) -> bool:
 
 def render(data: bytes, geo: Geometry, spec: ResizeSpec, out_fmt: str, upright: bool,
            in_fmt: str = "") -> tuple[bytes, int, int]:
-    """Resize the encoded image ``data`` to ``geo`` and encode it as ``out_fmt``: (bytes, width, height).
+    """Resize the encoded image ``data`` to ``geo`` and encode it as ``out_fmt``: (bytes, width, height),
+    in one pipeline from the encoded bytes (one output: nothing to share).
 
     ``upright``: the probe found no EXIF orientation to apply (a PNG's eXIf after the pixels is not
     looked for, as in the Pillow engine). Raises CorruptImage for input libvips cannot decode."""
     pyvips = _pyvips()
-    try:
-        image = _thumbnail(pyvips, data, geo, upright)
-        if in_fmt and not str(image.get("vips-loader")).startswith(in_fmt.lower()):
-            raise CorruptImage(f"the image could not be decoded (libvips reads it as another format than "
-                               f"{in_fmt})")
+    with _errors(pyvips):
+        image = _checked(_thumbnail(pyvips, data, geo, upright), in_fmt)
+        if not spec.keep_icc:
+            image = _srgb(image)
         image = _pad_and_flatten(image, geo, spec, out_fmt)
-        encoded = image.write_to_buffer(_SUFFIX[out_fmt], **save_options(out_fmt, spec))
+        return image.write_to_buffer(_SUFFIX[out_fmt], **save_options(out_fmt, spec)), image.width, image.height
+
+
+def render_set(data: bytes, size: tuple[int, int], wanted: Sequence[Wanted], upright: bool, in_fmt: str,
+               placeholder_side: int = 0) -> tuple[Image.Image | None, Iterator[tuple[int, Made]]]:
+    """Every output of ``wanted`` from one decode: the image is decoded once (now), shrunk on load no
+    further than the largest output needs, kept in memory; each output is derived from it, or from a larger
+    output of the same crop (each resize then starts from fewer pixels), as the iterator reaches it, the
+    largest first. With ``placeholder_side``, also the upright sRGB picture at that size."""
+    pyvips = _pyvips()
+    with _errors(pyvips):
+        base = _checked(_base(pyvips, data, size, wanted, upright), in_fmt).copy_memory()
+        converted = any(not w.spec.keep_icc for w in wanted) or placeholder_side
+        sources = {True: base, False: _srgb(base).copy_memory() if converted else base}
+        small = _to_pillow(sources[False].thumbnail_image(placeholder_side)) if placeholder_side else None
+    return small, _derived(pyvips, sources, wanted)
+
+
+def _derived(pyvips: Any, sources: dict[bool, Any], wanted: Sequence[Wanted]) -> Iterator[tuple[int, Made]]:
+    derived: list[tuple[Any, bool]] = []  # whole-frame outputs made so far, largest first, by profile kept
+    for index in sorted(range(len(wanted)), key=lambda i: -wanted[i].geo.pixels):
+        w = wanted[index]
+        with naming(w.name), _errors(pyvips):
+            image = _derive(sources[w.spec.keep_icc], w.geo, [d for d, kept in derived if kept == w.spec.keep_icc])
+            if w.geo.box == FULL:  # a source for the smaller ones: made once, kept in memory
+                image = image.copy_memory()
+                derived.append((image, w.spec.keep_icc))
+            out = _pad_and_flatten(image, w.geo, w.spec, w.format)
+            encoded = out.write_to_buffer(_SUFFIX[w.format], **save_options(w.format, w.spec))
+        yield index, Made(encoded, out.width, out.height, w.format)
+
+
+@contextmanager
+def _errors(pyvips: Any) -> Iterator[None]:
+    """libvips' errors as ours: memory refused is MemoryError, anything else the input's fault."""
+    try:
+        yield
     except pyvips.Error as exc:
         detail = next((line.strip() for line in (exc.detail or "").splitlines() if line.strip()), exc.message)
         if any(m in detail.lower() for m in _MEMORY):
             raise MemoryError(detail) from None
         raise CorruptImage(f"the image could not be decoded ({detail[:100]})") from None
-    return encoded, image.width, image.height
+
+
+def _checked(image: Any, in_fmt: str) -> Any:
+    if in_fmt and not str(image.get("vips-loader")).startswith(in_fmt.lower()):
+        raise CorruptImage(f"the image could not be decoded (libvips reads it as another format than {in_fmt})")
+    return image
+
+
+def _base(pyvips: Any, data: bytes, size: tuple[int, int], wanted: Sequence[Wanted], upright: bool) -> Any:
+    """The picture (``size``: upright), at the scale of the largest output (shrunk on load where the format
+    can)."""
+    scale = min(1.0, max(w.geo.scale for w in wanted))
+    target = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+    image = pyvips.Image.thumbnail_buffer(data, target[0], height=target[1], size="force", no_rotate=upright,
+                                          option_string="fail_on=truncated")
+    return _eight_bit(image)
+
+
+def _derive(source: Any, geo: Geometry, larger: list[Any]) -> Any:
+    """One output's picture (before padding) from the base, or from the smallest larger whole frame."""
+    width, height = geo.size
+    if geo.box == FULL:
+        fits = [d for d in larger if d.width >= width and d.height >= height]
+        source = fits[-1] if fits else source
+        if (source.width, source.height) == geo.size:
+            return source
+        return source.thumbnail_image(width, height=height, size="force")
+    if geo.smart is not None:
+        return source.thumbnail_image(width, height=height, crop=geo.smart.value)
+    left, top = round(geo.box[0] * source.width), round(geo.box[1] * source.height)
+    area_w = max(1, min(source.width - left, round((geo.box[2] - geo.box[0]) * source.width)))
+    area_h = max(1, min(source.height - top, round((geo.box[3] - geo.box[1]) * source.height)))
+    area = source.extract_area(left, top, area_w, area_h)
+    return area if (area_w, area_h) == geo.size else area.thumbnail_image(width, height=height, size="force")
+
+
+def _srgb(image: Any) -> Any:
+    """The pixels in sRGB from the embedded profile, the profile dropped (sharp's default)."""
+    if not image.get_typeof("icc-profile-data") or image.bands < 3:
+        return image
+    try:
+        converted = image.icc_transform("srgb", embedded=True, intent="perceptual")
+    except _pyvips().Error:
+        return image  # a profile lcms cannot use: the pixels as they are
+    converted = converted.copy()
+    converted.remove("icc-profile-data")
+    return converted
+
+
+def _to_pillow(image: Any) -> Image.Image:
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.bands]
+    return Image.frombytes(mode, (image.width, image.height), image.write_to_memory())
 
 
 def _thumbnail(pyvips: Any, data: bytes, geo: Geometry, upright: bool) -> Any:
@@ -103,7 +196,10 @@ def _thumbnail(pyvips: Any, data: bytes, geo: Geometry, upright: bool) -> Any:
         options["size"] = "force"  # exactly geo.size: the aspect ratio was already decided by the geometry
     else:
         options["crop"] = "centre"  # cover: scale to fill, then cut the middle, as geo.box says
-    image = pyvips.Image.thumbnail_buffer(data, width, **options)
+    return _eight_bit(pyvips.Image.thumbnail_buffer(data, width, **options))
+
+
+def _eight_bit(image: Any) -> Any:
     if image.format != "uchar":  # a 16-bit RGB PNG: Pillow reads its high bytes, so do we
         image = image.colourspace("srgb" if image.bands >= 3 else "b-w")
     return image
@@ -123,10 +219,11 @@ def _pad_and_flatten(image: Any, geo: Geometry, spec: ResizeSpec, out_fmt: str) 
 
 def save_options(out_fmt: str, spec: ResizeSpec) -> dict[str, Any]:
     """The encoder settings, sharp's defaults (JPEG and WebP quality 80, PNG compression 6 without row
-    filters, Huffman tables optimised for JPEG); only the ICC profile is written as metadata."""
+    filters, Huffman tables optimised for JPEG); no metadata, or the ICC profile alone when it is kept."""
     quality = spec.quality or DEFAULT_QUALITY.get(out_fmt, 80)
+    keep = "icc" if spec.keep_icc else "none"
     if out_fmt == "JPEG":
-        return {"Q": quality, "interlace": spec.progressive, "optimize_coding": True, "keep": "icc"}
+        return {"Q": quality, "interlace": spec.progressive, "optimize_coding": True, "keep": keep}
     if out_fmt == "PNG":
-        return {"compression": 6, "filter": "none", "keep": "icc"}
-    return {"Q": quality, "effort": 4, "alpha_q": 100, "keep": "icc"}
+        return {"compression": 6, "filter": "none", "keep": keep}
+    return {"Q": quality, "effort": 4, "alpha_q": 100, "keep": keep}

@@ -10,7 +10,8 @@ from imgqueue.status import cancellable, retryable
 
 from . import auth, state
 from .errors import ApiError
-from .jobs import accepted_entry, owned_job, view
+from .jobs import accepted_entry, view
+from .owned import owned_job
 
 bp = Blueprint("control", __name__)
 

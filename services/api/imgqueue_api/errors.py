@@ -39,6 +39,7 @@ ERRORS: dict[str, Problem] = {
     "link_revoked": Problem(403, "this link was made for a token that has since been revoked"),
     "origin_not_allowed": Problem(403, "pages of this origin may not call the API (see ALLOWED_ORIGINS)"),
     "job_not_found": Problem(404, "no job with id '0123456789abcdef0123456789abcdef'"),
+    "variant_not_found": Problem(404, "the job has no output named 'w2000'"),
     "body_timeout": Problem(408, "the request body did not arrive within 60 s"),
     "not_done": Problem(409, "job is processing, the result exists once it is done"),
     "not_cancellable": Problem(409, "the job has ended: it cannot be cancelled (it is done)"),

@@ -25,7 +25,8 @@ from imgqueue.job import TERMINAL
 from . import admission, auth, state
 from .errors import ApiError
 from .hub import KEEPALIVE, EventHub, Listener, summary_of
-from .jobs import INTERNAL_FIELDS, owned_job
+from .jobs import INTERNAL_FIELDS
+from .owned import owned_job
 from .signing import Principal
 
 bp = Blueprint("events", __name__)

@@ -2,7 +2,7 @@
 for, then either the upload stored under its job id, or, when a done job of the same tenant had the same
 bytes and the same spec, a job that shares that job's output and stores nothing.
 
-A content key (``quick``) names the bytes' size, their first and last 64 KiB and the spec: the upload's
+A content key (``quick``) names the bytes' size, their first and last 64 KiB and what is asked: the upload's
 full digest is computed only when the key finds a candidate, and compared with the digest the worker
 recorded for the candidate's input; identical bytes, identical spec, and only then a duplicate."""
 
@@ -17,14 +17,15 @@ from werkzeug.datastructures import FileStorage
 
 from imgqueue import imaging
 from imgqueue.errors import ImageError, JobNotFound
-from imgqueue.job import Job, input_key, new_job_id, output_key
+from imgqueue.job import Job, Rendition, input_key, new_job_id, output_key
 from imgqueue.options import JobOptions
 from imgqueue.probe import check_work
-from imgqueue.spec import EXTENSIONS, ResizeSpec, output_format_for
+from imgqueue.spec import EXTENSIONS, output_format_for
 from imgqueue.status import JobStatus
 
 from . import auth, greenlets, state
 from .errors import ApiError
+from .orders import Order
 
 EDGE = 64 * 1024  # bytes of each end of a file that go into its content key
 READ_BLOCK = 1024 * 1024
@@ -34,7 +35,7 @@ READ_BLOCK = 1024 * 1024
 class Request:
     """What every file of one upload request shares."""
 
-    spec: ResizeSpec
+    order: Order
     options: JobOptions
     batch: str = ""
 
@@ -50,19 +51,25 @@ def accept(file: FileStorage, req: Request) -> Job:
     if size > st.settings.max_upload_bytes:
         raise refusal("file_too_large", f"the file is {size} bytes, more than the limit of "
                       f"{st.settings.max_upload_bytes}", name)
+    order = req.order
     try:
         info = greenlets.offload(imaging.probe, file.stream, st.limits)
-        out_fmt = output_format_for(info.format, req.spec, st.writable)
-        check_work(info, req.spec, out_fmt, st.limits)
+        specs = [v.spec for v in order.variants] or [order.spec]
+        formats = [output_format_for(info.format, spec, st.writable) for spec in specs]
+        check_work(info, list(zip(specs, formats, strict=True)), st.limits)
     except ImageError as exc:
         raise refusal(exc.code, str(exc), name) from None
     job_id = new_job_id()
-    job = Job(id=job_id, spec=req.spec, input_key=input_key(job_id, EXTENSIONS.get(info.format, info.format.lower())),
-              output_key=output_key(job_id, EXTENSIONS[out_fmt]), filename=name, tenant=auth.current().tenant,
-              batch=req.batch, priority=req.options.priority.value, run_at=req.options.run_at,
-              input_format=info.format.lower(), input_width=info.width, input_height=info.height, input_bytes=size)
+    variants = tuple(Rendition(v.name, v.spec, output_key(job_id, EXTENSIONS[fmt], v.name))
+                     for v, fmt in zip(order.variants, formats, strict=False))
+    job = Job(id=job_id, spec=order.spec, input_key=input_key(job_id, EXTENSIONS.get(info.format, info.format.lower())),
+              output_key=variants[0].key if variants else output_key(job_id, EXTENSIONS[formats[0]]), filename=name,
+              tenant=auth.current().tenant, batch=req.batch, priority=req.options.priority.value,
+              run_at=req.options.run_at, variants=variants,
+              placeholder_kind=order.placeholder.value if order.placeholder else "", input_format=info.format.lower(),
+              input_width=info.width, input_height=info.height, input_bytes=size)
     if st.settings.dedup_by_content and not req.options.run_at:
-        job.content = quick_key(file.stream, size, req.spec)
+        job.content = quick_key(file.stream, size, order.fingerprint)
         job.duplicate_of = _identical_done(job, file.stream)
     if not job.duplicate_of:
         store(job, file.stream)
@@ -76,9 +83,9 @@ def store(job: Job, stream: IO[bytes]) -> None:
     job.duplicate_of = ""
 
 
-def quick_key(stream: IO[bytes], size: int, spec: ResizeSpec) -> str:
-    """The content key: the size, both ends of the bytes, and the spec."""
-    digest = hashlib.sha256(f"{size}\n{spec.to_dict()}\n".encode())
+def quick_key(stream: IO[bytes], size: int, asked: str) -> str:
+    """The content key: the size, both ends of the bytes, and what is asked (``Order.fingerprint``)."""
+    digest = hashlib.sha256(f"{size}\n{asked}\n".encode())
     stream.seek(0)
     digest.update(stream.read(EDGE))
     stream.seek(max(0, size - EDGE))

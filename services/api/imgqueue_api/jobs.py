@@ -5,59 +5,39 @@ own tenant's jobs only: any other id is answered as unknown (404), never as forb
 from __future__ import annotations
 
 import json
-import re
-import time
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, request, url_for
-from werkzeug.wrappers import Response as ResponseBase
-from werkzeug.wsgi import wrap_file
+from flask import Blueprint, Response, jsonify, request, url_for
 
-from imgqueue.errors import JobNotFound, ObjectMissing
+from imgqueue.errors import JobNotFound
 from imgqueue.job import Job, JobStatus
-from imgqueue.spec import MIME_TYPES
 
-from . import auth, state
+from . import auth, results, state
 from .errors import ApiError
+from .owned import is_job_id, job_id_or_404, owned_job
 
 bp = Blueprint("jobs", __name__)
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_LIST = 1000
 DEFAULT_LIST = 50
 PRIVATE_CACHE = "private, max-age=300"
 INTERNAL_FIELDS = ("input_path", "output_path", "worker", "content")  # where files are, host, pid: admins only
 
 
-def job_id_or_404(job_id: str) -> str:
-    if not _ID.match(job_id):
-        raise JobNotFound(job_id)
-    return job_id
-
-
-def owned_job(job_id: str) -> Job:
-    """The job, if the caller may see it; JobNotFound (404) otherwise, exactly as for an unknown id."""
-    job = state.get().store.jobs.get(job_id_or_404(job_id))
-    if not auth.may_see(job.tenant):
-        raise JobNotFound(job_id)
-    return job
-
-
 def links(job: Job) -> dict[str, str]:
-    st = state.get()
-    result = url_for("jobs.job_result", job_id=job.id)
     return {"statusUrl": url_for("jobs.job_status", job_id=job.id),
             "jobUrl": url_for("jobs.get_job", job_id=job.id),
-            "resultUrl": st.signer.link(result, st.settings.result_url_ttl, by=auth.current().token)}
+            "resultUrl": results.signed(job.id)}
 
 
 def view(job: Job) -> dict[str, Any]:
-    """The record as the caller may see it, with its links. Admins also see where its files are."""
+    """The record as the caller may see it, with its links (each output's, and a srcset for a set). Admins
+    also see where its files are."""
     data = job.to_dict()
     del data["input_key"], data["output_key"]
     running = job.progress and job.status is JobStatus.PROCESSING
     data["progress"] = json.loads(job.progress) if running else None  # outputs written of all, while it runs
+    data.update(results.outputs(job))
     if auth.current().admin:
         storage = state.get().storage
         data.update({name: storage.location(key) if key else "" for name, key in
@@ -91,45 +71,6 @@ def get_job(job_id: str) -> Response:
     return jsonify(view(owned_job(job_id)))
 
 
-@bp.get("/jobs/<job_id>/result")
-@auth.allow(*auth.TENANTS, link=True)
-def job_result(job_id: str) -> ResponseBase:
-    st = state.get()
-    if "sig" in request.args:  # a signed link: valid on its own, whoever holds it
-        by = request.args.get("by")
-        left = st.signer.check_link(request.path, request.args.get("expires", ""), by, request.args["sig"])
-        if by and st.store.tokens.is_revoked(by):
-            raise ApiError("link_revoked", "this link was made for a token that has since been revoked")
-        job, cache = st.store.jobs.get(job_id_or_404(job_id)), f"public, max-age={left}"
-    else:
-        job, cache = owned_job(job_id), PRIVATE_CACHE
-    if job.status is not JobStatus.DONE:
-        raise ApiError("not_done", f"job is {job.status.value}, the result exists once it is done",
-                       status=job.status.value)
-    if job.output_expires_at and time.time() >= job.output_expires_at:
-        raise ApiError("expired", "the result was kept for OUTPUT_TTL after the job was done, and has been removed")
-    if st.storage.stat(job.output_key) is None:
-        raise ApiError("result_gone", "the job is done but its output file has been removed")
-    link = st.storage.link(job.output_key, st.settings.result_url_ttl)
-    resp = redirect(link, 302) if link else _send(job)
-    resp.headers["Cache-Control"] = cache
-    return resp
-
-
-def _send(job: Job) -> ResponseBase:
-    """The output's bytes, with what conditional and range requests need."""
-    try:
-        reader = state.get().storage.open(job.output_key)
-    except ObjectMissing:
-        raise ApiError("result_gone", "the job is done but its output file has been removed") from None
-    mimetype = MIME_TYPES.get(job.output_format.upper(), "application/octet-stream")
-    resp = Response(wrap_file(request.environ, reader), mimetype=mimetype, direct_passthrough=True)  # type: ignore[arg-type]
-    resp.content_length = reader.size
-    resp.last_modified = datetime.fromtimestamp(reader.modified, UTC)
-    resp.set_etag(f"{job.id}-{reader.size}-{int(reader.modified)}")
-    return resp.make_conditional(request.environ, accept_ranges=True, complete_length=reader.size)
-
-
 @bp.get("/jobs")
 @auth.allow(*auth.TENANTS)
 def list_jobs() -> Response:
@@ -137,7 +78,7 @@ def list_jobs() -> Response:
     status = _status(request.args.get("status", ""))
     jobs_store, who = state.get().store.jobs, auth.current()
     if request.args.get("ids"):
-        ids = [i for i in request.args["ids"].split(",") if _ID.match(i)][:limit]
+        ids = [i for i in request.args["ids"].split(",") if is_job_id(i)][:limit]
         jobs = [j for j in jobs_store.get_many(ids)
                 if auth.may_see(j.tenant) and (status is None or j.status is status)]
     else:

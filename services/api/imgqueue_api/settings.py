@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from imgqueue.config import Settings, check, items, setting
+from imgqueue.errors import ConfigError
 
 SERVER, ACCESS, UPLOADS = "API server", "Access", "Uploads"
 AUTH_MODES = ("open", "token")
@@ -77,6 +81,12 @@ class ApiSettings(Settings):
                                      "spec) is done at once, sharing that job's output (`duplicateOf`)", UPLOADS)
     idempotency_ttl: int = setting(24 * 3600, "seconds an `Idempotency-Key` is remembered: a retried request "
                                    "with it gets the first one's jobs", UPLOADS)
+    presets: str = setting("", "named sets of outputs, as JSON: `{\"card\": [{\"name\": \"w320\", \"width\": 320, "
+                           "\"format\": \"webp\"}, ...], ...}`; an upload asks for one with `preset=card`", UPLOADS)
+    presets_file: str = setting("", "a JSON file of presets, as `PRESETS` (both may be given: `PRESETS` wins a "
+                                "name they share)", UPLOADS)
+    presets_only: bool = setting(False, "uploads must name a preset: any other resize field or `variants` is 400 "
+                                 "(a public deployment cannot be asked for arbitrary sizes)", UPLOADS)
     default_width: int = setting(300, "width used when an upload gives neither width nor height", UPLOADS)
     default_height: int = setting(300, "height used when an upload gives neither width nor height", UPLOADS)
 
@@ -88,12 +98,33 @@ class ApiSettings(Settings):
               "entries must be tenant:role:token with role admin or client and a token of 16 or more characters")
         check(self.metrics_token == "" or len(self.metrics_token) >= 16, "METRICS_TOKEN", "must be 16+ characters")
         check(self.max_field_bytes >= MIN_FIELD_BYTES, "MAX_FIELD_BYTES", f"must be at least {MIN_FIELD_BYTES}")
+        check(not self.presets_file or os.access(self.presets_file, os.R_OK), "PRESETS_FILE",
+              f"names a file this process cannot read: {self.presets_file}")
+        check(not self.presets_only or bool(self.presets or self.presets_file), "PRESETS_ONLY",
+              "needs presets (PRESETS or PRESETS_FILE)")
         if self.auth_mode == "token":
             check(bool(self.allowed_hosts) or not self.exposed, "ALLOWED_HOSTS", "must name the hosts clients reach "
                   "the API by (or * for any) when it is published beyond loopback in token mode")
             check(bool(self.signing_key) or self.redis_has_password, "SIGNING_KEY", "must be set when Redis has no "
                   "password: the signing key would otherwise be kept in Redis, where whoever reaches Redis could "
                   "read it and sign links and tickets (or give Redis a password)")
+
+    @property
+    def presets_text(self) -> str:
+        """The presets as one JSON object: the file's, then ``PRESETS`` over them."""
+        merged: dict[str, object] = {}
+        sources = (("PRESETS_FILE", Path(self.presets_file).read_text() if self.presets_file else ""),
+                   ("PRESETS", self.presets))
+        for var, text in sources:
+            if not text.strip():
+                continue
+            try:
+                loaded = json.loads(text)
+            except ValueError as exc:
+                raise ConfigError(f"{var} is not JSON: {exc}") from None
+            check(isinstance(loaded, dict), var, "must be a JSON object: a name for each list of variants")
+            merged.update(loaded)
+        return json.dumps(merged)
 
     @property
     def seeded_tokens(self) -> list[tuple[str, str, str]]:

@@ -11,10 +11,11 @@ from functools import cached_property
 from flask import Flask, current_app
 
 from imgqueue import imaging
-from imgqueue.errors import StorageError
+from imgqueue.errors import ConfigError, InvalidSpec, StorageError
 from imgqueue.spec import Limits
 from imgqueue.storage import Storage, open_storage
 from imgqueue.store import Store
+from imgqueue.variants import Presets
 
 from .auth import Authenticator
 from .hub import EventHub
@@ -36,6 +37,7 @@ class State:
     hub: EventHub
     authenticator: Authenticator
     body_slots: BodySlots
+    presets: Presets
 
     @cached_property
     def signer(self) -> Signer:
@@ -54,10 +56,19 @@ def init_app(app: Flask, settings: ApiSettings) -> State:
     store = Store.from_settings(settings)
     hub = EventHub(store, settings.max_streams_per_client, max(1, settings.connections // 2))
     slots = BodySlots(settings.max_bodies_per_client, max(1, settings.connections // 4))
-    state = State(settings, store, storage, settings.limits, frozenset(imaging.output_formats()), hub,
-                  Authenticator(settings, store), slots)
+    writable = frozenset(imaging.output_formats())
+    state = State(settings, store, storage, settings.limits, writable, hub, Authenticator(settings, store), slots,
+                  presets_of(settings, writable))
     app.extensions[_KEY] = state
     return state
+
+
+def presets_of(settings: ApiSettings, writable: frozenset[str]) -> Presets:
+    """The operator's presets, checked now: a malformed one stops the API at start, naming it."""
+    try:
+        return Presets.parse(settings.presets_text, settings.presets_only, settings.limits, writable)
+    except InvalidSpec as exc:
+        raise ConfigError(f"PRESETS: {exc}") from None
 
 
 def get() -> State:

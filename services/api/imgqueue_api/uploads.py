@@ -19,9 +19,8 @@ from werkzeug.datastructures import FileStorage
 from imgqueue.errors import QueueFull
 from imgqueue.job import Job, new_job_id
 from imgqueue.options import parse_options
-from imgqueue.spec import parse_spec
 
-from . import admission, auth, bodies, idempotency, intake, state
+from . import admission, auth, bodies, idempotency, intake, orders, state
 from .errors import ApiError
 from .jobs import accepted_entry
 
@@ -71,10 +70,8 @@ def _answer(files: list[FileStorage], rate: dict[str, str],
 def _enqueue(files: list[FileStorage]) -> list[Job]:
     """Check every file, store those that need it, then queue them all in one step: all or nothing."""
     st = state.get()
-    spec = parse_spec(request.form, st.limits, st.writable,
-                      (st.settings.default_width, st.settings.default_height))
     options = parse_options(request.form, time.time(), st.settings.max_delay)
-    req = intake.Request(spec, options, new_job_id() if len(files) > 1 else "")
+    req = intake.Request(orders.read(request.form), options, new_job_id() if len(files) > 1 else "")
     accepted: list[Job] = []
     try:
         for index, file in enumerate(files):
@@ -88,9 +85,10 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
         _discard(accepted)
         raise
     for job in accepted:
-        log.info("job=%s status=%s filename=%r input=%dx%d/%s/%dB spec=%s priority=%s%s", job.id, job.status.value,
-                 job.filename, job.input_width, job.input_height, job.input_format, job.input_bytes,
-                 job.spec.to_dict(), job.priority, f" duplicate_of={job.duplicate_of}" if job.duplicate_of else "")
+        log.info("job=%s status=%s filename=%r input=%dx%d/%s/%dB spec=%s variants=%d priority=%s%s", job.id,
+                 job.status.value, job.filename, job.input_width, job.input_height, job.input_format, job.input_bytes,
+                 job.spec.to_dict(), len(job.variants), job.priority,
+                 f" duplicate_of={job.duplicate_of}" if job.duplicate_of else "")
     return accepted
 
 

@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--height", default="300")
     p.add_argument("--fit", default=None)
     p.add_argument("--format", default=None)
+    p.add_argument("--variants", default=None,
+                   help='a set of outputs per image, as JSON: [{"name": "w320", "width": 320}, ...]')
+    p.add_argument("--preset", default=None, help="a set of outputs per image, by the name of an API preset")
+    p.add_argument("--placeholder", choices=("blurhash", "thumbhash"), default=None)
     p.add_argument("--priority", choices=("high", "normal", "low"), default=None, help="every job's priority")
     p.add_argument("--delay", type=float, default=None, help="seconds every job waits before it runs")
     p.add_argument("--concurrency", type=int, default=8, help="uploads in flight at once")
@@ -120,8 +124,10 @@ def _start_following(client: Client) -> EventFollower:
 
 
 def upload_all(client: Client, items: list[Tracked], args: argparse.Namespace, view: LiveView, t0: float) -> None:
-    form = {k: v for k, v in {"width": args.width, "height": args.height, "fit": args.fit, "format": args.format,
-                              "priority": args.priority, "delay": args.delay}.items() if v}
+    sized = {} if args.preset else {"width": args.width, "height": args.height}  # a preset says every size
+    form = {k: v for k, v in {**sized, "fit": args.fit, "format": args.format, "priority": args.priority,
+                              "delay": args.delay, "variants": args.variants, "preset": args.preset,
+                              "placeholder": args.placeholder}.items() if v}
     print(f"uploading {len(items)} images to {client.url} ({args.concurrency} at a time)", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         futures = [pool.submit(upload, client, item, form) for item in items]

@@ -59,6 +59,10 @@ def report(items: list[Tracked], elapsed: float, out: IO[str]) -> None:
 def _row(item: Tracked) -> tuple[str, str, str, str, str]:
     r = item.record
     ms = f"{r['duration_ms']:.0f}" if r.get("duration_ms") else "-"
-    output = f"{r['output_width']}x{r['output_height']} {r['output_format']} {r['output_bytes']}B" \
-        if item.status == DONE and r else "-"
+    if item.status != DONE or not r:
+        output = "-"
+    elif r.get("variants"):
+        output = " ".join(f"{v['name']}:{v['width']}x{v['height']}" for v in r["variants"])
+    else:
+        output = f"{r['output_width']}x{r['output_height']} {r['output_format']} {r['output_bytes']}B"
     return item.path.name, item.status, ms, output, item.error[:70]

@@ -8,7 +8,6 @@ so that a fresh one (started by the supervisor) takes the next job.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -20,7 +19,6 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
-from imgqueue import imaging
 from imgqueue.errors import (
     ImageError,
     InputMissing,
@@ -34,6 +32,7 @@ from imgqueue.job import Job, JobStatus
 from imgqueue.storage import open_storage
 from imgqueue.store import FULL, UNAVAILABLE, Applied, Gone, Outcome, Store
 
+from . import making
 from .housekeeping import Housekeeper
 from .settings import WorkerSettings
 
@@ -147,7 +146,8 @@ class Worker:
             if result.status is JobStatus.DONE and applied is Applied.YES:
                 self.storage.delete(job.input_key)  # a failed job keeps its upload: it may be retried
             elif result.status is JobStatus.DONE and applied is Applied.CANCELLED:
-                self.storage.delete(job.output_key)  # cancelled while it ran: what it made is discarded
+                for key in job.output_keys:  # cancelled while it ran: what it made is discarded
+                    self.storage.delete(key)
             self._log_outcome(job, result.status, result.fields, ms, applied)
         for key in finished.removed_inputs:  # the uploads of failed jobs the retention removed
             self.storage.delete(key)
@@ -157,14 +157,8 @@ class Worker:
         """Resize; map every failure onto an outcome. Never raises for a bad job."""
         signal.setitimer(signal.ITIMER_REAL, self.settings.job_time_limit)
         try:
-            data = self._input(job)
-            encoded, result = imaging.resize_bytes(data, job.spec, self.limits, self.settings.imaging_engine)
-            self._checkpoint(job, done=0, total=1)
-            size = self.storage.put(job.output_key, encoded)
-            fields = {"output_width": result.width, "output_height": result.height, "output_bytes": size,
-                      "output_format": result.format.lower(), "engine": result.engine, "error_code": "", "error": ""}
-            if job.content:  # a candidate for sharing: its input's digest proves a later upload identical
-                fields["input_digest"] = hashlib.sha256(data).hexdigest()
+            fields = making.make(job, self._input(job), self.storage, self.limits, self.settings.imaging_engine,
+                                 lambda done, total: self._checkpoint(job, done, total))
             return JobStatus.DONE, fields, 0.0
         except Cancelled:
             return JobStatus.CANCELLED, {}, 0.0

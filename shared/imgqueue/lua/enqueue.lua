@@ -27,14 +27,19 @@ if limit > 0 and adding > 0 and depth() + adding > limit then return {0, depth()
 -- output expired.
 local function duplicate(j)
   local o = redis.call('HMGET', hash_key(j.d), 'output_key', 'output_expires_at', 'output_width',
-    'output_height', 'output_bytes', 'output_format', 'engine')
+    'output_height', 'output_bytes', 'output_format', 'engine', 'variants', 'placeholder')
   if get_status(j.d) ~= S.DONE or not o[1] or tonumber(o[2] or '0') <= NOW_N then return false end
   local expires = NOW_N + output_ttl
   redis.call('HSET', hash_key(j.i), unpack(j.f))
   redis.call('HSET', hash_key(j.i), 'output_key', o[1], 'output_width', o[3] or '0', 'output_height', o[4] or '0',
     'output_bytes', o[5] or '0', 'output_format', o[6] or '', 'engine', o[7] or '', 'duplicate_of', j.d,
-    'input_key', '', 'finished_at', NOW, 'output_expires_at', tostring(expires))
-  redis.call('ZADD', K.wanted, 'GT', expires, o[1])  -- the sweep keeps a shared output while a job wants it
+    'input_key', '', 'finished_at', NOW, 'output_expires_at', tostring(expires), 'variants', o[8] or '',
+    'placeholder', o[9] or '')
+  -- The sweep keeps a shared output while a job wants it: each of a set's outputs.
+  redis.call('ZADD', K.wanted, 'GT', expires, o[1])
+  if o[8] and o[8] ~= '' then
+    for _, v in ipairs(cjson.decode(o[8])) do redis.call('ZADD', K.wanted, 'GT', expires, v.key) end
+  end
   redis.call('HINCRBY', K.stats, 'deduplicated', 1)
   set_status(j.i, nil, S.DONE)
   return true

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imgqueue.job import Job, JobStatus
+from imgqueue.job import Job, JobStatus, Rendition
 from imgqueue.spec import Fit, ResizeSpec
 
 JOB_ID = "3f2b6c1e9a8d4f0b8c7e6d5a4b3c2d1e"
@@ -40,10 +40,34 @@ def job(status: JobStatus = JobStatus.DONE, job_id: str = JOB_ID) -> dict[str, A
     elif status is JobStatus.FAILED:
         record.started_at, record.finished_at, record.attempts = T0 + 0.2, T0 + 0.3, 1
         record.error_code, record.error = "corrupt_image", "the image could not be decoded (premature end)"
+    return shown(record)
+
+
+def shown(record: Job) -> dict[str, Any]:
+    """A record as the API shows it to a client token (jobs.view)."""
     data = record.to_dict()
     for internal in ("input_key", "output_key", "content", "worker", "extra"):
         data.pop(internal, None)
-    return {**data, "progress": None, **links(job_id)}
+    variants = [{"name": v.name, "width": v.width, "height": v.height, "format": v.format, "bytes": v.bytes,
+                 "spec": v.spec.to_dict(), "url": f"/jobs/{record.id}/result/{v.name}{SIGNED}"}
+                for v in record.variants]
+    srcset = ", ".join(f"{v['url']} {v['width']}w" for v in variants)
+    return {**data, "progress": None, "variants": variants, "srcset": srcset,
+            "srcsets": {variants[0]["format"]: srcset} if variants else {}, **links(record.id)}
+
+
+def job_set() -> dict[str, Any]:
+    """A done set: a srcset of three WebP widths, with a BlurHash."""
+    record = Job(id=JOB_ID, spec=ResizeSpec(width=320, fit=Fit.INSIDE, format="webp"), input_key="", output_key="",
+                 status=JobStatus.DONE, filename="beach.jpg", tenant="acme", input_format="JPEG", input_width=4032,
+                 input_height=3024, input_bytes=2_481_152, created_at=T0, started_at=T0 + 0.2, finished_at=T0 + 0.9,
+                 updated_at=T0 + 0.9, attempts=1, output_width=320, output_height=240, output_format="webp",
+                 output_bytes=118_272, engine="vips", duration_ms=690.2, output_expires_at=T0 + 86_400,
+                 placeholder_kind="blurhash", placeholder="LKO2?U%2Tw=w]~RBVZRi};RPxuwH")
+    sizes = ((320, 240, 9_216), (640, 480, 29_440), (1024, 768, 79_616))
+    record.variants = tuple(Rendition(f"w{w}", ResizeSpec(width=w, fit=Fit.INSIDE, format="webp"),
+                                      f"output/{JOB_ID}-w{w}.webp", w, h, "webp", size) for w, h, size in sizes)
+    return shown(record)
 
 
 def accepted(job_id: str = JOB_ID, filename: str = "beach.jpg",

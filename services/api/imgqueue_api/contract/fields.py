@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from imgqueue.options import SECONDS
-from imgqueue.spec import DEFAULT_BACKGROUND, FLAG_WORDS, FORMAT_ALIASES, OUTPUT_FORMATS, Fit, Limits
+from imgqueue.placeholders import Placeholder
+from imgqueue.spec import DEFAULT_BACKGROUND, FLAG_WORDS, FORMAT_ALIASES, FRACTION, OUTPUT_FORMATS, Crop, Fit, Limits
 from imgqueue.status import Priority
 
 from ..events import MAX_IDS
@@ -13,6 +14,7 @@ from ..jobs import DEFAULT_LIST, MAX_LIST
 from .model import Schema, ref
 
 _ASCII = "whole numbers in ASCII digits only (no other script's digits, no `+`, `_` or exponent)"
+_FRACTION: Schema = {"type": "string", "pattern": f"^{FRACTION}$"}
 EMPTY = "empty (a form cannot send null): the default"
 
 
@@ -41,6 +43,28 @@ def resize_fields() -> dict[str, Schema]:
         "background": _optional({"type": "string", "pattern": "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
                                  "default": DEFAULT_BACKGROUND},
                                 "the colour `contain` pads with and transparency is flattened onto"),
+        "crop": _optional({"type": "string", "enum": [c.value for c in Crop], "default": Crop.CENTRE.value},
+                          "what `cover` keeps: the middle, or the part that catches the eye (`attention`) or has the "
+                          "most detail (`entropy`), as sharp's strategies"),
+        "fx": _optional(_FRACTION, "a focal point `cover` keeps centred where it can: its place across, 0 to 1; "
+                                   "with fy"),
+        "fy": _optional(_FRACTION, "the focal point's place down, 0 to 1; with fx"),
+        "keep_icc": _flag("keep the input's ICC profile, unconverted; by default pixels become sRGB and no profile "
+                          "is written (sharp's default)"),
+    }
+
+
+def set_fields() -> dict[str, Schema]:
+    """What makes an upload a set of outputs, and its placeholder."""
+    return {
+        "variants": _optional({"type": "string", "contentMediaType": "application/json"},
+                              f"a set of outputs from one decode: a JSON array of 1 to {Limits().max_variants} "
+                              "objects, each a `name` ([a-z0-9_-]{1,32}, unique) and the resize fields above, which "
+                              "are its defaults; their pixels count together against MAX_OUTPUT_PIXELS"),
+        "preset": _optional({"type": "string"}, "an operator's named set of outputs (PRESETS); the only way to "
+                                                "ask in presets-only mode"),
+        "placeholder": _optional({"type": "string", "enum": [p.value for p in Placeholder]},
+                                 "a tiny placeholder string in the record, from the whole picture"),
     }
 
 
@@ -62,7 +86,7 @@ def upload_form(file_field: str, many: bool) -> Schema:
     binary = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
     files = {"type": "array", "items": binary, "minItems": 1} if many else binary
     return {"type": "object", "required": [file_field],
-            "properties": {file_field: files, **resize_fields(), **scheduling_fields()}}
+            "properties": {file_field: files, **resize_fields(), **set_fields(), **scheduling_fields()}}
 
 
 IDEMPOTENCY_KEY: Schema = {
@@ -97,6 +121,9 @@ STREAM_SUMMARY: Schema = {"name": "summary", "in": "query",
 TICKET: Schema = {"name": "ticket", "in": "query", "description": "from POST /events/ticket (for EventSource, "
                                                                   "which cannot send a header)",
                   "schema": {"type": "string"}}
+
+VARIANT_NAME: Schema = {"name": "name", "in": "path", "required": True, "description": "an output's name in the set",
+                        "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"}}
 
 LINK_PARAMS: tuple[Schema, ...] = (
     {"name": "expires", "in": "query", "description": "signed links: expiry (Unix seconds)",

@@ -16,12 +16,16 @@ UPLOAD_REFUSALS = (
     "store_full", "not_replicated", "storage_error", "insufficient_storage")
 
 _OPTIONS = ("The resize fields are sharp's: `width` and/or `height` (one side alone keeps the aspect ratio), "
-            "`fit`, `format`, `quality`, `progressive`, `without_enlargement`, `background`. The job fields say "
+            "`fit`, `format`, `quality`, `progressive`, `without_enlargement`, `background`, with `crop` or a "
+            "focal point (`fx`, `fy`) for `cover`, and `keep_icc`. `variants` asks for a set of named outputs from "
+            "one decode (those fields are their defaults), `preset` for an operator's named set; `placeholder` "
+            "for a BlurHash or ThumbHash in the record. The job fields say "
             "when and how urgently: `priority` (high, normal, low), and `delay` (seconds) or `runAt` (a time). "
             "Every file is checked before anything is queued (its format, its size in pixels and frames, the "
             "work it asks for): a refusal names the problem and queues nothing. Send an `Idempotency-Key` "
             "header to make a retried request safe.")
 
+SRCSET = '[{"name": "w320", "width": 320}, {"name": "w640", "width": 640}, {"name": "w1024", "width": 1024}]'
 _REPLAY = ("a request sent again with the same Idempotency-Key: the first request's answer, and nothing new "
            "queued")
 
@@ -37,9 +41,15 @@ UPLOAD = Operation(
         "resize": {"image": "(the file's bytes)", "width": "800", "height": "600", "fit": "inside",
                    "format": "webp"},
         "later, at low priority": {"image": "(the file's bytes)", "width": "320", "priority": "low",
-                                   "delay": "3600"}}),
+                                   "delay": "3600"},
+        "a srcset, from one decode": {"image": "(the file's bytes)", "fit": "inside", "format": "webp",
+                                      "variants": SRCSET, "placeholder": "blurhash"},
+        "a preset": {"image": "(the file's bytes)", "preset": "card"}}),
     python='job = client.submit("beach.jpg", 800, 600, fit="inside", format="webp")\n'
-           'client.wait(job["jobId"])\nclient.download(job["jobId"], "beach-800.webp")',
+           'client.wait(job["jobId"])\nclient.download(job["jobId"], "beach-800.webp")\n\n'
+           'srcset = client.submit("beach.jpg", fit="inside", format="webp", placeholder="blurhash",\n'
+           '                       variants=[{"name": f"w{w}", "width": w} for w in (320, 640, 1024)])\n'
+           'client.wait(srcset["jobId"])\nclient.download_set(srcset["jobId"], "renditions/")',
     curl=("-F image=@beach.jpg", "-F width=800", "-F height=600", "-F fit=inside", "-F format=webp"))
 
 CREATE_JOBS = Operation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from imgqueue.status import JobStatus
 
 from . import examples as ex
-from .fields import JOB_ID, LINK_PARAMS, LIST_IDS, LIST_LIMIT, LIST_STATUS
+from .fields import JOB_ID, LINK_PARAMS, LIST_IDS, LIST_LIMIT, LIST_STATUS, VARIANT_NAME
 from .model import Ok, Operation, ref
 
 _JOB = {"job_id": ex.JOB_ID}
@@ -24,7 +24,7 @@ GET_JOB = Operation(
     description="Everything known of the job: what was asked (`spec`), the input and output measured, times, "
                 "attempts, the error of a failed job, and a signed `resultUrl`. Admins also see where its "
                 "files are and which worker ran it. " + _OWNED,
-    ok=Ok(200, "the record", ref("Job"), ex.job()),
+    ok=Ok(200, "the record (here, of a set)", ref("Job"), ex.job_set()),
     errors=("job_not_found",), params=(JOB_ID,), path_example=_JOB, python=f'client.job("{ex.JOB_ID}")')
 
 LIST_JOBS = Operation(
@@ -36,8 +36,8 @@ LIST_JOBS = Operation(
     python='client.list_jobs(status="failed", limit=20)', curl=("-G", "-d status=failed", "-d limit=20"))
 
 JOB_RESULT = Operation(
-    endpoint="jobs.job_result", id="jobResult", tag="results",
-    summary="The resized image: with a token, or through the signed resultUrl",
+    endpoint="results.job_result", id="jobResult", tag="results",
+    summary="The resized image (a set's first): with a token, or through the signed resultUrl",
     description="The output of a done job. With a token, or with no header at all through the job's "
                 "`resultUrl` (signed, valid RESULT_URL_TTL seconds: put it in an `<img>`). Supports "
                 "conditional requests (ETag, Last-Modified) and ranges. With object storage that can sign its "
@@ -51,4 +51,17 @@ JOB_RESULT = Operation(
     params=(JOB_ID, *LINK_PARAMS), path_example=_JOB,
     python=f'client.download("{ex.JOB_ID}", "beach-800.webp")', curl=("-o beach-800.webp",))
 
-OPERATIONS = (JOB_STATUS, GET_JOB, LIST_JOBS, JOB_RESULT)
+VARIANT_RESULT = Operation(
+    endpoint="results.variant_result", id="variantResult", tag="results", summary="One output of a set, by name",
+    description="An output of a done set (`variants` or a preset), with a token or through the `url` its record "
+                "gives (signed, as `resultUrl`). The outputs of a set are served once all are made: none before the "
+                "job is done. A name the set has not answers 404 `variant_not_found`, with the names it has. "
+                + _OWNED,
+    ok=Ok(200, "the image; cached as the result is", {"type": "string", "contentMediaType": "image/webp"},
+          "(the image's bytes)", media="image/*", headers=("ETag", "Last-Modified", "Cache-Control")),
+    errors=("job_not_found", "variant_not_found", "not_done", "expired", "result_gone", "bad_signature",
+            "link_expired", "link_revoked", "storage_error"),
+    params=(JOB_ID, VARIANT_NAME, *LINK_PARAMS), path_example={"job_id": ex.JOB_ID, "name": "w640"},
+    python=f'client.download("{ex.JOB_ID}", "beach-640.webp", name="w640")', curl=("-o beach-640.webp",))
+
+OPERATIONS = (JOB_STATUS, GET_JOB, LIST_JOBS, JOB_RESULT, VARIANT_RESULT)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from imgqueue.spec import Fit
+from imgqueue.placeholders import Placeholder
+from imgqueue.spec import Crop, Fit
 from imgqueue.status import JobStatus, Priority
 
 from ..settings import ROLES
@@ -57,6 +58,14 @@ def _job() -> Schema:
         engine={"type": "string", "enum": ["", "vips", "pillow"],
                 "description": "the imaging engine that made the output (empty until done)"},
         duplicate_of=_described(_STR, "the done job whose output this one shares (an identical upload)"),
+        variants={"type": "array", "items": ref("Output"),
+                  "description": "a set's outputs (empty for one output), in the order asked"},
+        srcset=_described(_STR, "a set's outputs of the first one's format, by width, as an `<img srcset>` "
+                                "(empty until done, or when they do not differ by width)"),
+        srcsets={"type": "object", "additionalProperties": _STR, "description": "one srcset per format"},
+        placeholder_kind={"type": "string", "enum": ["", *(p.value for p in Placeholder)]},
+        placeholder=_described(_STR, "the placeholder asked for, once done: a BlurHash (decode it at the source's "
+                                     "aspect: input_width x input_height) or a base64 ThumbHash"),
         progress={"anyOf": [_complete(done=_INT, total=_INT), {"type": "null"}],
                   "description": "frames done of all, while an animation is processed"},
         error_code=_described(_STR, "why it failed: an error code"), error=_STR, duration_ms=_NUM,
@@ -83,7 +92,12 @@ def schemas() -> dict[str, Schema]:
                               fit={"type": "string", "enum": [f.value for f in Fit]},
                               format={"type": ["string", "null"]}, quality={"type": ["integer", "null"]},
                               progressive={"type": "boolean"}, without_enlargement={"type": "boolean"},
-                              background=_STR),
+                              background=_STR, crop={"type": "string", "enum": [c.value for c in Crop]},
+                              fx={"type": ["number", "null"]}, fy={"type": ["number", "null"]},
+                              keep_icc={"type": "boolean"}),
+        "Output": _object(["name", "spec", "url"], name=_STR, spec=ref("ResizeSpec"),
+                          width=_described(_INT, "0 until done"), height=_INT, format=_STR, bytes=_INT,
+                          url=_described(_STR, "a signed link to this output, as resultUrl")),
         "Accepted": accepted,
         "Batch": _object(["batch", "jobs"], batch={"type": ["string", "null"]},
                          jobs={"type": "array", "items": ref("Accepted")}),

@@ -77,6 +77,7 @@ function onJobEvent(event) {
     known.updated_at = event.ts;
     if (event.worker) known.worker = event.worker;
     if (event.error) known.error = event.error;
+    if (event.progress) known.progress = event.progress;
     if (TERMINAL.has(event.status)) fetchJob(event.id); // sizes, reason
   }
   schedule();
@@ -100,13 +101,30 @@ function jobCard(job) {
   meta.append(el("div", "name", job.filename || job.id.slice(0, 12)));
   const line = el("div", "detail");
   line.append(el("span", `badge ${job.status}`, job.status));
-  if (job.status === STATUS.DONE && job.output_width) {
+  if (job.status === STATUS.PROCESSING && job.progress) line.append(` ${job.progress.done}/${job.progress.total}`);
+  if (job.status === STATUS.DONE && job.variants && job.variants.length) {
+    line.append(` ${job.variants.length} outputs · ${fmtBytes(job.output_bytes)} · ${Math.round(job.duration_ms)} ms`);
+  } else if (job.status === STATUS.DONE && job.output_width) {
     line.append(` ${job.output_width}×${job.output_height} · ${fmtBytes(job.output_bytes)} · ${Math.round(job.duration_ms)} ms`);
   }
   meta.append(line);
   if (job.status === STATUS.FAILED && job.error) meta.append(el("div", "reason", job.error));
   card.append(thumb, meta);
+  if (job.status === STATUS.DONE && job.variants && job.variants.length) card.append(outputsRow(job));
   return card;
+}
+
+// A set's outputs, a thumbnail each (its own signed link), named and sized on hover.
+function outputsRow(job) {
+  const row = el("div", "outputs");
+  for (const v of job.variants) {
+    const img = el("img");
+    img.loading = "lazy";
+    img.src = v.url;
+    img.alt = img.title = `${v.name}: ${v.width}×${v.height} ${v.format}, ${fmtBytes(v.bytes)}`;
+    row.append(img);
+  }
+  return row;
 }
 
 function renderJobs() {
@@ -117,7 +135,8 @@ function renderJobs() {
   const fragment = document.createDocumentFragment();
   for (const job of list.slice(0, MAX_JOBS)) {
     let card = existing.get(job.id);
-    const stamp = `${job.status}|${job.output_bytes || ""}|${job.error || ""}|${job.filename || ""}`;
+    const progress = job.progress ? `${job.progress.done}/${job.progress.total}` : "";
+    const stamp = `${job.status}|${job.output_bytes || ""}|${job.error || ""}|${job.filename || ""}|${progress}`;
     if (!card || card.dataset.stamp !== stamp) {
       card = jobCard(job);
       card.dataset.stamp = stamp;
