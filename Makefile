@@ -22,7 +22,7 @@ export TC_HOST ?= 127.0.0.1
 STORAGE ?= local
 COMPOSE = docker compose -f docker-compose.yml $(if $(filter s3,$(STORAGE)),-f docker-compose.s3.yml)
 
-.PHONY: help install test test-slow lint generate docs dev samples clean bench bench-quick images build up down logs ps \
+.PHONY: monitoring-check help install test test-slow lint generate docs dev samples clean bench bench-quick images build up down logs ps \
         scale test-upload integration-test down-volumes swarm-up swarm-down k8s-validate
 
 help: ## list the targets
@@ -48,6 +48,14 @@ lint: $(STAMP) ## ruff, mypy, and the generated files up to date
 	$(VENV)/bin/mypy shared/imgqueue client/imgqueue_client services/api/imgqueue_api services/worker/imgqueue_worker \
 	  services/tester/imgqueue_tester dev/imgqueue_dev benchmarks
 	$(PY) -m imgqueue_dev.generate --check
+	$(MAKE) --no-print-directory monitoring-check
+
+monitoring-check: ## the Prometheus rules: promtool checks them and runs their unit tests (deploy/monitoring)
+	@if command -v promtool >/dev/null; then \
+	  promtool check rules deploy/monitoring/rules.yml && \
+	  (cd deploy/monitoring && promtool test rules tests.yml); \
+	elif [ -n "$$CI" ]; then echo "promtool is missing (apt-get install prometheus)"; exit 1; \
+	else echo "monitoring-check: promtool is not installed (apt-get install prometheus): skipped"; fi
 
 generate: $(STAMP) ## regenerate .env.example, docs/settings.md and the status lists from their definitions
 	$(PY) -m imgqueue_dev.generate

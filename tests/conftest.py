@@ -58,6 +58,7 @@ def settings(redis_url: str, tmp_path: Path) -> StackSettings:
         shutdown_timeout=15.0,
         worker_concurrency=1,
         upload_rate_limit=0,  # tests upload far faster than any client should; the limit has its own tests
+        webhook_dispatchers=0,  # the webhook tests turn them on (a process less per worker start elsewhere)
         log_level="INFO",
     )
 

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from receiver import Receiver, receiving
 
+from helpers import wait_for
+from imgqueue.webhooks import new_secret
 from imgqueue_dev.stack import LocalStack
 from imgqueue_tester.samples import generate
 
@@ -134,3 +137,85 @@ def test_dashboard_asks_for_a_token_then_shows_the_callers_jobs_live(local: Loca
     assert page.evaluate("sessionStorage.getItem('imgqueue-token')") == acme
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "dashboard-token.png"), full_page=True)
+
+
+def test_dashboard_shows_a_jobs_webhook_attempts_and_redelivers_a_dead_one(local: LocalStack,  # type: ignore[no-untyped-def]
+                                                                           browser_page) -> None:
+    local.settings = local.settings.with_overrides(webhook_secret=new_secret(), webhook_allow_http=True,
+                                                   webhook_allow_private=True, webhook_retry_base=0.2,
+                                                   webhook_max_age=1.0, webhook_dispatchers=1)
+    local.start_api()
+    local.start_workers(1)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(local.url + "/", wait_until="domcontentloaded")
+    until(page, "document.getElementById('conn').textContent === 'live'", 20)
+    with receiving(Receiver(answers=[500] * 50)) as receiver:
+        local.client.submit(generate(Path(local.settings.upload_dir).parent / "hook", 1, seed=5)[0], 80, 60,
+                            callback_url=receiver.url)
+        until(page, "[...document.querySelectorAll('.webhook summary')].some((s) => s.textContent === 'webhook dead')",
+              30)
+        page.click(".webhook summary")
+        until(page, "document.querySelectorAll('.webhook .attempts li').length >= 1", 10)
+        assert "500" in page.locator(".webhook .attempts li").first.inner_text()
+        before = len(receiver.got)
+        page.click(".webhook .redeliver")  # the card then follows the message: pending, then dead again
+        wait_for(lambda: len(receiver.got) > before, 20, "the redelivery to reach the receiver")
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "dashboard-webhook.png"), full_page=True)
+    assert errors == [], errors
+
+
+def _operations() -> int:
+    from imgqueue_api.docs import document
+
+    doc = document()
+    return sum(len(item) for part in ("paths", "webhooks") for item in doc[part].values())  # 3.1's webhooks too
+
+
+@pytest.mark.timeout(120)
+def test_the_api_reference_renders_every_operation_and_tries_one_in_open_mode(api_server: LocalStack,  # type: ignore[no-untyped-def]
+                                                                              browser_page) -> None:
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(api_server.url + "/docs", wait_until="domcontentloaded")
+    until(page, f"document.querySelectorAll('.opblock').length === {_operations()}", 30)
+    page.click("#operations-jobs-upload .opblock-summary")  # samples and examples under the operation
+    until(page, "document.querySelector('#operations-jobs-upload').innerText.includes('client.submit(')", 10)
+    assert "curl" in page.inner_text("#operations-jobs-upload")
+    page.click("#operations-health-me .opblock-summary")
+    page.click("#operations-health-me .try-out__btn")
+    page.click("#operations-health-me .execute")
+    until(page, "document.querySelector('#operations-health-me .live-responses-table') !== null && "
+                "document.querySelector('#operations-health-me').innerText.includes('authMode')", 20)
+    assert '"authMode": "open"' in page.inner_text("#operations-health-me .live-responses-table")
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "docs-try-it.png"), full_page=False)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(RESULTS / "docs.png"), full_page=False)
+    assert errors == [], errors
+
+
+@pytest.mark.timeout(120)
+def test_the_api_reference_takes_a_token_in_its_authorize_box_and_keeps_it_in_the_page(  # type: ignore[no-untyped-def]
+        local: LocalStack, browser_page) -> None:
+    token = "acme-docs-token-0123456789abc"
+    local.settings = local.settings.with_overrides(auth_mode="token", api_tokens=f"acme:client:{token}")
+    local.start_api()
+    page = browser_page
+    page.goto(local.url + "/docs", wait_until="domcontentloaded")
+    until(page, "document.querySelector('.btn.authorize') !== null", 30)
+    page.click(".btn.authorize")
+    page.fill(".auth-container input[type=text], .auth-container input[type=password]", token)
+    page.click(".auth-btn-wrapper .authorize")
+    page.click(".btn-done")
+    page.click("#operations-health-me .opblock-summary")
+    page.click("#operations-health-me .try-out__btn")
+    page.click("#operations-health-me .execute")
+    until(page, "document.querySelector('#operations-health-me .live-responses-table') !== null && "
+                "document.querySelector('#operations-health-me').innerText.includes('acme')", 20)
+    stored = page.evaluate("JSON.stringify([Object.values(localStorage), Object.values(sessionStorage)])")
+    assert token not in stored and token not in page.evaluate("document.cookie"), "the token stays in memory"
+    page.screenshot(path=str(RESULTS / "docs-token.png"), full_page=False)

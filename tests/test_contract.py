@@ -136,7 +136,11 @@ def test_the_document_is_served(api_server: LocalStack) -> None:
     assert all(op["security"] == [] for item in served["paths"].values() for op in item.values()), \
         "open mode asks for no token, and says so"
     page = requests.get(f"{api_server.url}/docs", timeout=10)
-    assert page.status_code == 200 and "POST /upload" in page.text and "https://" not in page.text
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text and "https://" not in page.text
+    bundle = requests.get(f"{api_server.url}/docs/ui/swagger-ui-bundle.js", timeout=10)
+    assert bundle.status_code == 200 and "javascript" in bundle.headers["Content-Type"]
+    assert len(bundle.content) > 100_000
+    assert requests.get(f"{api_server.url}/docs/ui/index.html", timeout=10).status_code == 404, "the page's files only"
 
 
 def fuzz(stack: LocalStack, seconds: int, token: str | None = None, *extra: str) -> None:

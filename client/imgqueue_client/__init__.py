@@ -8,7 +8,27 @@
     api.download(job["jobId"], "photo-small.webp")
 """
 
-from .client import ApiError, Client, Event
+from .client import Client, Event
+from .codes import CODES
+from .errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+    Unsupported,
+)
 from .statuses import STATUSES, TERMINAL
+from .webhooks import WebhookError, verify_webhook
 
-__all__ = ["STATUSES", "TERMINAL", "ApiError", "Client", "Event"]
+__version__ = "0.2.0"  # the API's version it speaks to (the OpenAPI document's info.version)
+
+__all__ = ["CODES", "STATUSES", "TERMINAL", "ApiError", "Client", "Conflict", "Event", "Forbidden", "Gone",
+           "InvalidRequest", "NotFound", "RateLimited", "TooLarge", "Unauthorized", "Unavailable", "Unprocessable",
+           "Unsupported", "WebhookError", "__version__", "verify_webhook"]

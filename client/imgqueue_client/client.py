@@ -13,23 +13,17 @@ from typing import IO, Any
 
 import requests
 
+from .errors import ApiError, error_for
 from .statuses import TERMINAL
 
 _BATCH = 100  # job ids per GET /jobs?ids=
 IDEMPOTENCY = "Idempotency-Key"
 
 
-class ApiError(Exception):
-    """The API answered with an error: ``status`` (HTTP), ``code`` and ``message`` from its JSON body."""
-
-    def __init__(self, status: int, code: str, message: str, body: dict[str, Any] | None = None) -> None:
-        super().__init__(f"HTTP {status} {code}: {message}")
-        self.status, self.code, self.message, self.body = status, code, message, body or {}
-
-
 @dataclass(frozen=True)
 class Event:
-    """One server-sent event: ``name`` (open, job, summary, resync, overflow, stop) and its JSON ``data``."""
+    """One server-sent event: ``name`` (open, job, batch, webhook, summary, resync, overflow, stop) and its
+    JSON ``data``."""
 
     name: str
     data: dict[str, Any]
@@ -52,16 +46,19 @@ class Client:
                height: int | str | None = None, *, filename: str | None = None, priority: str | None = None,
                delay: float | str | None = None, run_at: datetime | str | None = None,
                idempotency_key: str | None = None, variants: Sequence[Mapping[str, Any]] | str | None = None,
-               preset: str | None = None, placeholder: str | None = None, **options: Any) -> dict[str, Any]:
+               preset: str | None = None, placeholder: str | None = None, callback_url: str | None = None,
+               batch: str | None = None, **options: Any) -> dict[str, Any]:
         """Upload one image (``POST /upload``); ``options`` are the resize fields (fit, format, quality,
         progressive, without_enlargement, background, crop, fx, fy, keep_icc). ``variants``: a set of named
         outputs from one decode (each a dict with a ``name`` and resize fields; the fields above are their
         defaults), or ``preset``: an operator's named set; ``placeholder``: blurhash or thumbhash.
         ``priority``: high, normal or low; ``delay`` (seconds) or ``run_at`` (a time): when it runs;
-        ``idempotency_key``: a retried call with it makes no second job. Returns ``{"jobId", "status",
-        "statusUrl", ...}``."""
+        ``idempotency_key``: a retried call with it makes no second job; ``callback_url``: where a signed
+        webhook tells that it ended; ``batch``: the id of a batch (``create_batch``) it belongs to. Returns
+        ``{"jobId", "status", "statusUrl", ...}``."""
         form = _form(width, height, {**options, **_scheduling(priority, delay, run_at),
-                                     **_set(variants, preset, placeholder)})
+                                     **_set(variants, preset, placeholder), "callbackUrl": callback_url,
+                                     "batch": batch})
         headers = {IDEMPOTENCY: idempotency_key} if idempotency_key else {}
         if isinstance(image, (str, Path)):
             path = Path(image)
@@ -75,11 +72,13 @@ class Client:
                     height: int | str | None = None, *, priority: str | None = None, delay: float | str | None = None,
                     run_at: datetime | str | None = None, idempotency_key: str | None = None,
                     variants: Sequence[Mapping[str, Any]] | str | None = None, preset: str | None = None,
-                    placeholder: str | None = None, **options: Any) -> dict[str, Any]:
+                    placeholder: str | None = None, callback_url: str | None = None, batch: str | None = None,
+                    **options: Any) -> dict[str, Any]:
         """Upload several images as one batch (``POST /jobs``), with ``submit``'s options: all are queued,
         or none."""
         form = _form(width, height, {**options, **_scheduling(priority, delay, run_at),
-                                     **_set(variants, preset, placeholder)})
+                                     **_set(variants, preset, placeholder), "callbackUrl": callback_url,
+                                     "batch": batch})
         headers = {IDEMPOTENCY: idempotency_key} if idempotency_key else {}
         with ExitStack() as stack:
             files = [("images", (Path(p).name, stack.enter_context(Path(p).open("rb")))) for p in paths]
@@ -94,6 +93,28 @@ class Client:
     def retry(self, job_id: str) -> dict[str, Any]:
         """Queue a failed or cancelled job again (409 ``not_retryable``, 410 ``input_gone``)."""
         return self._json("POST", f"/jobs/{job_id}/retry")
+
+    # --- batches and webhooks ----------------------------------------------------------------------
+
+    def create_batch(self, expected: int, callback_url: str | None = None) -> dict[str, Any]:
+        """A batch expecting ``expected`` jobs (uploads join it with ``batch=``); ``callback_url`` gets one
+        ``batch.completed`` webhook when all have ended. Returns ``{"batchId", ...}``."""
+        body: dict[str, Any] = {"expected": expected}
+        if callback_url:
+            body["callbackUrl"] = callback_url
+        return self._json("POST", "/batches", json=body)
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        """A batch: its jobs counted by ended status, ``completedAt``, its webhook deliveries."""
+        return self._json("GET", f"/batches/{batch_id}")
+
+    def deliveries(self, job_id: str) -> list[dict[str, Any]]:
+        """A job's webhook messages, each with its state and attempts (time, HTTP status, duration, error)."""
+        return list(self._json("GET", f"/jobs/{job_id}/deliveries")["deliveries"])
+
+    def redeliver(self, message_id: str) -> dict[str, Any]:
+        """Send a webhook message again (a dead one, typically), with the same ``webhook-id``."""
+        return self._json("POST", f"/deliveries/{message_id}/redeliver")
 
     # --- reading jobs ------------------------------------------------------------------------------
 
@@ -258,12 +279,13 @@ def _form(width: int | str | None, height: int | str | None, options: dict[str, 
 
 
 def _error(resp: requests.Response) -> ApiError:
+    retry = resp.headers.get("Retry-After", "")
+    retry_after = float(retry) if retry.isdigit() else None
     try:
-        body = resp.json()
-        err = body["error"]
-        return ApiError(resp.status_code, str(err["code"]), str(err["message"]), err)
+        err = resp.json()["error"]
+        return error_for(resp.status_code, str(err["code"]), str(err["message"]), err, retry_after)
     except (ValueError, KeyError, TypeError):
-        return ApiError(resp.status_code, "http_error", resp.text[:200])
+        return error_for(resp.status_code, "http_error", resp.text[:200], None, retry_after)
 
 
 def _parse_sse(lines: Iterator[str]) -> Iterator[Event]:

@@ -2,7 +2,8 @@
 word is written once:
 
 * ``.env.example`` and ``docs/settings.md`` from the settings classes (``variables.py``);
-* the client's and the dashboard's status lists from ``imgqueue/status.py``;
+* the client's and the dashboard's status lists from ``imgqueue/status.py``, the client's error codes (each
+  with its HTTP status) from the API's registry (``imgqueue_api.errors.ERRORS``);
 * the API's ``openapi.json`` from ``imgqueue_api.contract``;
 * and check that every ``${VAR}`` in the compose files is a documented variable with its default.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from imgqueue.status import NEXT, TERMINAL, JobStatus
 from imgqueue_api import create_app
 from imgqueue_api.contract import build
+from imgqueue_api.errors import ERRORS
 from imgqueue_api.settings import ApiSettings
 
 from .variables import Variable, all_variables
@@ -63,6 +65,13 @@ def client_statuses() -> str:
             f"{constants}\n"
             f"STATUSES = ({names})  # a job's life, in order\n"
             f"TERMINAL = frozenset({{{final}}})  # a job in one of these statuses will not change again\n")
+
+
+def client_codes() -> str:
+    source = HEADER.format(source="services/api/imgqueue_api/errors.py")
+    rows = "".join(f'    "{code}": {problem.status},\n' for code, problem in sorted(ERRORS.items()))
+    return f'"""Every error code the API answers, with its HTTP status,\n{source}."""\n\n' \
+           f"CODES: dict[str, int] = {{\n{rows}}}\n"
 
 
 def dashboard_statuses() -> str:
@@ -115,6 +124,7 @@ def targets(root: Path) -> dict[Path, Callable[[str], str]]:
         root / ".env.example": lambda _: env_example(variables),
         root / "docs" / "settings.md": lambda _: settings_reference(variables),
         root / "client" / "imgqueue_client" / "statuses.py": lambda _: client_statuses(),
+        root / "client" / "imgqueue_client" / "codes.py": lambda _: client_codes(),
         api / "static" / "statuses.js": lambda _: dashboard_statuses(),
         api / "openapi.json": lambda _: openapi_document(),
     }

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .outbound import Policy
 from .spec import Limits
+from .webhooks import secret_key
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Settings")
 
 REDIS, FILES, LIMITS, LIFETIMES, LOGGING = "Redis", "Files", "Image limits", "Lifetimes", "Logging"
+WEBHOOKS = "Webhooks"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Words of the example values people copy (.env.example, the Kubernetes base): a secret holding one is refused.
 PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "replaceme", "placeholder", "example")
@@ -93,6 +96,23 @@ class Settings:
     output_ttl: int = setting(7 * 24 * 3600, "seconds an output is kept after its job is done; then its result "
                               "answers 410 `expired`", LIFETIMES)
 
+    webhook_secret: str = setting("", "the secret (`whsec_` + base64) that signs the webhooks of open mode's jobs "
+                                  "(`imgqueue-admin webhooks new-secret` makes one); in token mode each tenant's "
+                                  "endpoint has its own. Without it, open mode's `callbackUrl` is refused (400)",
+                                  WEBHOOKS, secret=True)
+    webhook_allow_http: bool = setting(False, "callback URLs may be `http` (not only `https`)", WEBHOOKS)
+    webhook_allow_private: bool = setting(False, "callback hosts may resolve to loopback, private, link-local or "
+                                          "CGNAT addresses (tests, internal networks); cloud metadata addresses "
+                                          "stay refused", WEBHOOKS)
+    webhook_timeout: float = setting(10.0, "seconds a delivery may take to connect, and then for each read of "
+                                     "the answer; past it, a failed attempt", WEBHOOKS)
+    webhook_max_response_bytes: int = setting(65536, "bytes of a receiver's answer read (the rest is ignored)",
+                                              WEBHOOKS)
+    webhook_retry_base: float = setting(5.0, "seconds before the second attempt; each later wait doubles (at most "
+                                        "an hour), with jitter", WEBHOOKS)
+    webhook_max_age: float = setting(86400.0, "seconds a message is retried for (a day); then it is `dead` until "
+                                     "redelivered by hand", WEBHOOKS)
+
     log_level: str = setting("INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`", LOGGING)
 
     def __post_init__(self) -> None:
@@ -110,6 +130,8 @@ class Settings:
             if f.metadata["secret"]:
                 check(not placeholder(getattr(self, f.name)), f.name.upper(), "holds an example value "
                       "(change-me...): set a secret of your own")
+        if self.webhook_secret:
+            secret_key(self.webhook_secret)  # ConfigError when it is not whsec_ + base64
         check(not self.redis_password_file or os.access(self.redis_password_file, os.R_OK), "REDIS_PASSWORD_FILE",
               f"names a file this process cannot read: {self.redis_password_file}")
 
@@ -129,6 +151,12 @@ class Settings:
         """What an image and a resize may cost, for the probe and the engines."""
         return Limits(self.max_input_pixels, self.max_frames, self.max_output_dimension, self.max_output_pixels,
                       self.max_metadata_segments, self.max_metadata_bytes, self.max_variants)
+
+    @property
+    def outbound(self) -> Policy:
+        """Where webhooks may be sent, and how patiently."""
+        return Policy(self.webhook_allow_http, self.webhook_allow_private, self.webhook_timeout,
+                      self.webhook_max_response_bytes)
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:

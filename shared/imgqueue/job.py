@@ -90,6 +90,9 @@ class Job:
     placeholder_kind: str = ""  # blurhash or thumbhash, when asked for
     placeholder: str = ""  # the placeholder, once done
     progress: str = ""  # JSON {done, total} while processing
+    callback_url: str = ""  # where its webhook goes ('': its tenant's endpoint, if any)
+    notices: int = 0  # webhook messages written about it (their ids count with it)
+    webhook: str = ""  # where its latest webhook message stands: pending, delivered or dead
     error_code: str = ""
     error: str = ""
     duration_ms: float = 0.0

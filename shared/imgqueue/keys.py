@@ -134,6 +134,52 @@ class Keys:
         """Hash of secrets the API processes share (the signing key, when not set in the settings)."""
         return f"{PREFIX}:{self.queue}:secrets"
 
+    @property
+    def outbox(self) -> str:
+        """Sorted set: webhook deliveries to attempt, by when (a claimed one: by when its lease ends)."""
+        return f"{PREFIX}:{self.queue}:outbox"
+
+    @property
+    def outbox_wake(self) -> str:
+        """List of tokens that wake an idle webhook dispatcher (BLPOP), one per delivery written."""
+        return f"{PREFIX}:{self.queue}:outbox:wake"
+
+    @property
+    def delivery_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:delivery:"
+
+    def delivery(self, message_id: str) -> str:
+        """Hash: one webhook message (event, subject, tenant, url, body once built, state, attempts)."""
+        return self.delivery_prefix + message_id
+
+    def delivery_attempts(self, message_id: str) -> str:
+        """List of a message's delivery attempts (JSON: time, HTTP status, duration, error), oldest first."""
+        return f"{self.delivery_prefix}{message_id}:attempts"
+
+    @property
+    def deliveries_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:deliveries:"
+
+    def deliveries(self, subject: str) -> str:
+        """List of the webhook messages about one job or batch, oldest first."""
+        return self.deliveries_prefix + subject
+
+    @property
+    def endpoint_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:endpoint:"
+
+    def endpoint(self, tenant: str) -> str:
+        """Hash: a tenant's webhook endpoint (url, secret, the previous secret and until when it signs too)."""
+        return self.endpoint_prefix + tenant
+
+    @property
+    def batch_prefix(self) -> str:
+        return f"{PREFIX}:{self.queue}:batch:"
+
+    def batch(self, batch_id: str) -> str:
+        """Hash: a batch (tenant, expected jobs, callback url, jobs per ended status, when it completed)."""
+        return self.batch_prefix + batch_id
+
     def drain(self, moment: int) -> str:
         """Counter of jobs that ended in the 10 seconds numbered ``moment`` (epoch seconds // 10)."""
         return f"{PREFIX}:{self.queue}:drain:{moment}"

@@ -37,6 +37,20 @@ NEXT: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+# The webhook event each ended status sends (and the one a batch sends when all its jobs have ended).
+EVENTS: dict[JobStatus, str] = {JobStatus.DONE: "job.completed", JobStatus.FAILED: "job.failed",
+                                JobStatus.CANCELLED: "job.cancelled"}
+BATCH_COMPLETED = "batch.completed"
+
+
+class Delivery(str, Enum):
+    """Where a webhook message stands."""
+
+    PENDING = "pending"  # to be attempted (again), when its time comes
+    DELIVERED = "delivered"  # a receiver answered 2xx
+    DEAD = "dead"  # refused for good, or unanswered for WEBHOOK_MAX_AGE: redeliver it by hand
+
+
 class Priority(str, Enum):
     HIGH = "high"
     NORMAL = "normal"

@@ -11,6 +11,7 @@ from imgqueue.probe import load_decoders
 
 from . import (
     auth,
+    batches,
     bodies,
     control,
     dashboard,
@@ -45,7 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.install(app, settings)  # Host and Origin first, then who is calling
     auth.install(app, st.authenticator, lambda ticket: st.signer.read_ticket(ticket))
     bodies.install(app)  # the body's length, once the caller is known
-    for blueprint in (health.bp, uploads.bp, jobs.bp, results.bp, control.bp, events.bp, dashboard.bp, docs.bp):
+    for blueprint in (health.bp, uploads.bp, jobs.bp, results.bp, control.bp, batches.bp, events.bp, dashboard.bp,
+                      docs.bp):
         app.register_blueprint(blueprint)
     metrics.install(app)
     auth.allow(public=True)(app.view_functions["static"])  # the dashboard's files

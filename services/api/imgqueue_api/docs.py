@@ -1,7 +1,8 @@
 """The API's contract: ``GET /openapi.json`` (OpenAPI 3.1, built from the code by ``imgqueue_api.contract``
-and kept in the repository as ``openapi.json``) and ``GET /docs``, a page rendered from it. The repository's
-document describes token mode; an instance in open mode serves it with no security requirement, as it asks
-for none."""
+and kept in the repository as ``openapi.json``) and ``GET /docs``, the reference rendered from it by Swagger UI
+(its files come with the ``flask-swagger-ui`` package, served from the image itself: no CDN, nothing fetched
+at run time). The repository's document describes token mode; an instance in open mode serves it with no
+security requirement, as it asks for none."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ import copy
 import json
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template
+import flask_swagger_ui
+from flask import Blueprint, Response, jsonify, render_template, send_from_directory
 
 from . import auth, state
+from .errors import ApiError
 
 bp = Blueprint("docs", __name__, template_folder="templates")
+UI_FOLDER = Path(flask_swagger_ui.__file__).parent / "dist"
+UI_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css"})  # what the page loads, and nothing else
 
 
 @cache
@@ -42,7 +48,14 @@ def openapi() -> Response:
 @bp.get("/docs")
 @auth.allow(public=True)
 def page() -> str:
-    doc = served()
-    operations = [(path, method.upper(), op) for path, item in doc["paths"].items()
-                  for method, op in item.items() if method in ("get", "post")]
-    return render_template("docs.html", doc=doc, operations=operations, schemas=doc["components"]["schemas"])
+    return render_template("docs.html", title=served()["info"]["title"])
+
+
+@bp.get("/docs/ui/<name>")
+@auth.allow(public=True)
+def ui_file(name: str) -> Response:
+    """Swagger UI's own files, from the package (cached a day: they change with the image only)."""
+    if name not in UI_FILES:
+        raise ApiError("file_not_found", f"no file {name[:80]!r} here: the reference loads "
+                       f"{' and '.join(sorted(UI_FILES))}")
+    return send_from_directory(UI_FOLDER, name, max_age=86400)

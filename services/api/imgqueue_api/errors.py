@@ -31,6 +31,11 @@ ERRORS: dict[str, Problem] = {
     "invalid_body": Problem(400, "the body is not a readable multipart form (missing boundary); part headers "
                                  "must be UTF-8"),
     "empty_file": Problem(400, "the uploaded file is empty"),
+    "invalid_callback_url": Problem(400, "callbackUrl: the callback address 127.0.0.1 is not public (loopback, "
+                                         "private, link-local, reserved or multicast; WEBHOOK_ALLOW_PRIVATE allows "
+                                         "them)"),
+    "webhooks_not_configured": Problem(400, "this tenant has no webhook secret to sign with: an admin creates one "
+                                            "(imgqueue-admin webhooks create)"),
     "host_not_allowed": Problem(400, "this API does not answer to that Host name (see ALLOWED_HOSTS)"),
     "unauthorized": Problem(401, "send a valid API token: Authorization: Bearer <token>"),
     "forbidden": Problem(403, "this route is for the roles admin; the token is a client token"),
@@ -40,10 +45,15 @@ ERRORS: dict[str, Problem] = {
     "origin_not_allowed": Problem(403, "pages of this origin may not call the API (see ALLOWED_ORIGINS)"),
     "job_not_found": Problem(404, "no job with id '0123456789abcdef0123456789abcdef'"),
     "variant_not_found": Problem(404, "the job has no output named 'w2000'"),
+    "batch_not_found": Problem(404, "no batch with id '0123456789abcdef0123456789abcdef'"),
+    "file_not_found": Problem(404, "no file 'index.html' here: the reference loads swagger-ui-bundle.js and "
+                                   "swagger-ui.css"),
+    "delivery_not_found": Problem(404, "no webhook message with id 'msg_0123456789abcdef0123456789abcdef_1'"),
     "body_timeout": Problem(408, "the request body did not arrive within 60 s"),
     "not_done": Problem(409, "job is processing, the result exists once it is done"),
     "not_cancellable": Problem(409, "the job has ended: it cannot be cancelled (it is done)"),
     "not_retryable": Problem(409, "only a failed or cancelled job can be retried (it is queued)"),
+    "batch_full": Problem(409, "the batch expects 50 jobs and has 50: these 2 would be more"),
     "idempotency_in_progress": Problem(409, "a request with this Idempotency-Key is still being handled; try "
                                             "again shortly"),
     "result_gone": Problem(410, "the job is done but its output file has been removed"),

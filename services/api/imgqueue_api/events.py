@@ -21,11 +21,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from imgqueue.job import TERMINAL
+from imgqueue.public import INTERNAL_FIELDS
 
 from . import admission, auth, state
 from .errors import ApiError
 from .hub import KEEPALIVE, EventHub, Listener, summary_of
-from .jobs import INTERNAL_FIELDS
 from .owned import owned_job
 from .signing import Principal
 
@@ -112,7 +112,7 @@ def all_events() -> Response:
     def wanted(event: dict[str, Any]) -> bool:
         if event.get("type") == "summary":
             return want_summary
-        if event.get("type") != "job":
+        if event.get("type") not in ("job", "batch", "webhook"):  # those are their tenant's, as its jobs
             return True
         if not (who.admin or event.get("tenant", "") == who.tenant):
             return False

@@ -98,7 +98,7 @@ class EventHub:
                 while True:
                     event = subscription.get(timeout=KEEPALIVE)
                     if event is not None:
-                        self._broadcast({**event, "type": "job"})
+                        self._broadcast({"type": "job", **event})  # a batch's completion says "batch"
             except UNAVAILABLE as exc:
                 self._subscribed.clear()
                 log.warning("events subscription lost (%s); reconnecting in %.1f s", exc, delay)

@@ -38,6 +38,7 @@ class Request:
     order: Order
     options: JobOptions
     batch: str = ""
+    callback_url: str = ""
 
 
 def accept(file: FileStorage, req: Request) -> Job:
@@ -65,7 +66,7 @@ def accept(file: FileStorage, req: Request) -> Job:
     job = Job(id=job_id, spec=order.spec, input_key=input_key(job_id, EXTENSIONS.get(info.format, info.format.lower())),
               output_key=variants[0].key if variants else output_key(job_id, EXTENSIONS[formats[0]]), filename=name,
               tenant=auth.current().tenant, batch=req.batch, priority=req.options.priority.value,
-              run_at=req.options.run_at, variants=variants,
+              run_at=req.options.run_at, variants=variants, callback_url=req.callback_url,
               placeholder_kind=order.placeholder.value if order.placeholder else "", input_format=info.format.lower(),
               input_width=info.width, input_height=info.height, input_bytes=size)
     if st.settings.dedup_by_content and not req.options.run_at:

@@ -4,11 +4,11 @@ own tenant's jobs only: any other id is answered as unknown (404), never as forb
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from imgqueue import public
 from imgqueue.errors import JobNotFound
 from imgqueue.job import Job, JobStatus
 
@@ -21,7 +21,6 @@ bp = Blueprint("jobs", __name__)
 MAX_LIST = 1000
 DEFAULT_LIST = 50
 PRIVATE_CACHE = "private, max-age=300"
-INTERNAL_FIELDS = ("input_path", "output_path", "worker", "content")  # where files are, host, pid: admins only
 
 
 def links(job: Job) -> dict[str, str]:
@@ -33,19 +32,13 @@ def links(job: Job) -> dict[str, str]:
 def view(job: Job) -> dict[str, Any]:
     """The record as the caller may see it, with its links (each output's, and a srcset for a set). Admins
     also see where its files are."""
-    data = job.to_dict()
-    del data["input_key"], data["output_key"]
-    running = job.progress and job.status is JobStatus.PROCESSING
-    data["progress"] = json.loads(job.progress) if running else None  # outputs written of all, while it runs
-    data.update(results.outputs(job))
+    data = public.record(job, results.signed)
     if auth.current().admin:
         storage = state.get().storage
         data.update({name: storage.location(key) if key else "" for name, key in
                      (("input_path", job.input_key), ("output_path", job.output_key))})
     else:
-        for name in INTERNAL_FIELDS:
-            data.pop(name, None)
-        data.pop("extra", None)
+        data = public.for_owner(data)
     return {**data, **links(job)}
 
 

@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from imgqueue.status import JobStatus, Priority
+from imgqueue.status import Delivery, JobStatus, Priority
 from imgqueue.store import Histogram as QueueHistogram
 from imgqueue.store import Store
 
@@ -79,6 +79,14 @@ class RedisCollector(Collector):
         stored.add_metric(["uploads"], max(0, stats.get("stored_upload_bytes", 0)))
         stored.add_metric(["outputs"], max(0, stats.get("stored_output_bytes", 0)))
         yield stored
+        hooks = CounterMetricFamily("imgqueue_webhooks", "Webhook messages that ended, by how", labels=["state"])
+        for ended in (Delivery.DELIVERED, Delivery.DEAD):
+            hooks.add_metric([ended.value], stats.get(f"webhooks_{ended.value}", 0))
+        yield hooks
+        yield CounterMetricFamily("imgqueue_webhook_attempts", "Webhook delivery attempts",
+                                  value=stats.get("webhook_attempts", 0))
+        yield GaugeMetricFamily("imgqueue_webhooks_pending", "Webhook messages waiting to be delivered",
+                                value=self.store.outbox.pending())
         histograms = self.store.counters.histograms()
         yield _family("imgqueue_job_processing_seconds", "Time to resize one job", histograms["processing"])
         yield _family("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", histograms["wait"])

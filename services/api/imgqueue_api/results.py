@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as ResponseBase
@@ -31,31 +30,6 @@ def signed(job_id: str, name: str = "") -> str:
     path = url_for("results.variant_result", job_id=job_id, name=name) if name else \
         url_for("results.job_result", job_id=job_id)
     return st.signer.link(path, st.settings.result_url_ttl, by=auth.current().token)
-
-
-def outputs(job: Job) -> dict[str, Any]:
-    """A set's outputs as a record shows them: each with its link, and ``srcset`` (the outputs in the first
-    output's format, by width) and ``srcsets`` (one per format)."""
-    if not job.variants:
-        return {"variants": [], "srcset": "", "srcsets": {}}
-    shown: list[dict[str, Any]] = [
-        {"name": v.name, "width": v.width, "height": v.height, "format": v.format, "bytes": v.bytes,
-         "spec": v.spec.to_dict(), "url": signed(job.id, v.name)} for v in job.variants]
-    srcsets = _srcsets(shown) if job.status is JobStatus.DONE else {}
-    return {"variants": shown, "srcset": srcsets.get(job.variants[0].format, ""), "srcsets": srcsets}
-
-
-def _srcsets(shown: list[dict[str, Any]]) -> dict[str, str]:
-    """Per format, ``url 320w, url 640w`` over the outputs of distinct widths (the first of a width wins)."""
-    out: dict[str, str] = {}
-    for fmt in dict.fromkeys(v["format"] for v in shown):
-        by_width: dict[int, str] = {}
-        for v in shown:
-            if v["format"] == fmt:
-                by_width.setdefault(v["width"], v["url"])
-        if len(by_width) > 1:
-            out[fmt] = ", ".join(f"{url} {width}w" for width, url in sorted(by_width.items()))
-    return out
 
 
 @bp.get("/jobs/<job_id>/result")

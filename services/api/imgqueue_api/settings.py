@@ -55,6 +55,8 @@ class ApiSettings(Settings):
     max_request_bytes: int = setting(200 * 1024 * 1024, "largest request, in bytes (`POST /jobs` carries several "
                                      "files)", UPLOADS)
     max_files_per_request: int = setting(50, "most files in one `POST /jobs`", UPLOADS)
+    max_batch_jobs: int = setting(10_000, "most jobs a batch (`POST /batches`) may expect; past it, 400 "
+                                  "`invalid_parameter`", UPLOADS)
     max_form_parts: int = setting(1000, "most parts (files and fields) in one multipart form; past it, 413 "
                                   "`form_too_large`", UPLOADS)
     max_field_bytes: int = setting(500_000, "largest form field that is not a file (at least 131072: the form "

@@ -1,6 +1,7 @@
 """Uploads. The demo's contract: ``POST /upload`` (field ``image``, ``width``, ``height``) answers
 ``202 {"jobId", "status": "queued", "statusUrl"}``. ``POST /jobs`` takes several files at once. Both take
-the job options (``priority``, ``delay`` or ``runAt``) and an ``Idempotency-Key`` header.
+the job options (``priority``, ``delay`` or ``runAt``, ``callbackUrl``, ``batch``) and an
+``Idempotency-Key`` header.
 
 Every refusal comes before any work is queued, the cheapest first (see ``admission``): disk space, rate,
 the body as it streams in, the spec and options, each file's header (decoded off the event loop) and the
@@ -20,7 +21,7 @@ from imgqueue.errors import QueueFull
 from imgqueue.job import Job, new_job_id
 from imgqueue.options import parse_options
 
-from . import admission, auth, bodies, idempotency, intake, orders, state
+from . import admission, auth, batches, bodies, callbacks, idempotency, intake, orders, state
 from .errors import ApiError
 from .jobs import accepted_entry
 
@@ -71,7 +72,8 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
     """Check every file, store those that need it, then queue them all in one step: all or nothing."""
     st = state.get()
     options = parse_options(request.form, time.time(), st.settings.max_delay)
-    req = intake.Request(orders.read(request.form), options, new_job_id() if len(files) > 1 else "")
+    order, url = orders.read(request.form), callbacks.callback_url(request.form.get("callbackUrl"))
+    req = intake.Request(order, options, _batch_for(len(files), url), url)
     accepted: list[Job] = []
     try:
         for index, file in enumerate(files):
@@ -79,10 +81,10 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
         queued = st.store.jobs.enqueue(accepted, st.settings.max_queue_depth)
         _requeue_stale_duplicates(accepted, queued, files)
     except QueueFull as exc:
-        _discard(accepted)
+        _discard(accepted, req.batch, len(files))
         raise admission.queue_full(exc) from None
     except BaseException:
-        _discard(accepted)
+        _discard(accepted, req.batch, len(files))
         raise
     for job in accepted:
         log.info("job=%s status=%s filename=%r input=%dx%d/%s/%dB spec=%s variants=%d priority=%s%s", job.id,
@@ -103,10 +105,35 @@ def _requeue_stale_duplicates(accepted: list[Job], queued: list[Job], files: lis
         state.get().store.jobs.enqueue([job for job, _ in stale])
 
 
-def _discard(jobs: list[Job]) -> None:
+def _discard(jobs: list[Job], batch: str, count: int) -> None:
+    """Nothing was queued: the stored uploads removed, the batch's room given back (or an implicit one gone)."""
+    st = state.get()
     for job in jobs:
         if not job.duplicate_of:
-            state.get().storage.delete(job.input_key)
+            st.storage.delete(job.input_key)
+    if batch and request.form.get("batch"):
+        st.store.batches.release(batch, count)
+    elif batch:
+        st.store.batches.delete(batch)
+
+
+def _batch_for(count: int, url: str) -> str:
+    """The batch the files join: the one named (``batch``; room taken for them), or for several files
+    without one, a batch of their own (expecting them all; told to ``url`` too when it completes)."""
+    st = state.get()
+    named = str(request.form.get("batch") or "").strip()
+    if named:
+        batch = batches.owned_batch(named)
+        if not st.store.batches.reserve(batch["id"], count):
+            raise ApiError("batch_full", f"the batch expects {batch['expected']} jobs and has {batch['jobs']}: "
+                           f"these {count} would be more")
+        return str(batch["id"])
+    if count == 1:
+        return ""
+    batch_id = new_job_id()
+    st.store.batches.create(batch_id, auth.current().tenant, count, url, time.time(), st.settings.job_ttl)
+    st.store.batches.reserve(batch_id, count)
+    return batch_id
 
 
 def _accept_nth(file: FileStorage, index: int, count: int, req: intake.Request) -> Job:

@@ -22,6 +22,7 @@ from imgqueue_client import Client
 from imgqueue_client.statuses import DONE
 
 from .follow import EventFollower, Tracked, poll, upload
+from .hooks import HookReceiver
 from .samples import generate
 from .view import LiveView, report
 
@@ -53,6 +54,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--poll-interval", type=float, default=0.5)
     p.add_argument("--allow-failures", action="store_true", help="exit 0 if every job ended, done or failed")
     p.add_argument("--poll", action="store_true", help="poll job records instead of following /events")
+    p.add_argument("--callback", action="store_true", help="receive every job's webhook (a built-in receiver) and "
+                   "wait for them all; the API needs WEBHOOK_ALLOW_HTTP and WEBHOOK_ALLOW_PRIVATE for it")
+    p.add_argument("--callback-host", default="127.0.0.1", help="where the receiver listens, as the API's "
+                   "workers reach it (default %(default)s)")
+    p.add_argument("--webhook-secret", default=os.environ.get("WEBHOOK_SECRET"),
+                   help="verify each webhook with this secret (default: $WEBHOOK_SECRET)")
     return p.parse_args(argv)
 
 
@@ -87,6 +94,21 @@ def clear_folder(folder: Path) -> None:
 
 
 def run(args: argparse.Namespace, paths: list[Path], deadline: float) -> int:
+    if not args.callback:
+        return _run(args, paths, deadline, None)
+    with HookReceiver(args.callback_host, args.webhook_secret) as hooks:
+        code = _run(args, paths, deadline, hooks)
+        return code or _webhooks_arrived(hooks, paths, deadline)
+
+
+def _webhooks_arrived(hooks: HookReceiver, paths: list[Path], deadline: float) -> int:
+    missing = hooks.wait_for(set(hooks.expected), deadline)
+    print(f"webhooks: {len(hooks.seen)} of {len(hooks.expected)} jobs told ({hooks.repeats} repeats, "
+          f"{hooks.unverified} refused)", file=sys.stdout)
+    return 1 if missing or hooks.unverified else 0
+
+
+def _run(args: argparse.Namespace, paths: list[Path], deadline: float, hooks: HookReceiver | None) -> int:
     client = _client(args)
     if not client.wait_ready(max(0.0, deadline - time.monotonic())):
         print(f"the API at {client.url} did not become ready before the deadline", file=sys.stderr)
@@ -95,7 +117,9 @@ def run(args: argparse.Namespace, paths: list[Path], deadline: float) -> int:
     view = LiveView(len(items), sys.stderr)
     follower = None if args.poll else _start_following(client)
     t0 = time.monotonic()
-    upload_all(client, items, args, view, t0)
+    upload_all(client, items, args, view, t0, hooks.url if hooks else None)
+    if hooks:
+        hooks.expected = [i.job_id for i in items if i.job_id]
     live = follower is not None and not follower.failed
     print("following jobs " + ("live (server-sent events)" if live else "by polling"), file=sys.stderr)
     try:
@@ -123,11 +147,12 @@ def _start_following(client: Client) -> EventFollower:
     return follower
 
 
-def upload_all(client: Client, items: list[Tracked], args: argparse.Namespace, view: LiveView, t0: float) -> None:
+def upload_all(client: Client, items: list[Tracked], args: argparse.Namespace, view: LiveView, t0: float,
+               callback: str | None = None) -> None:
     sized = {} if args.preset else {"width": args.width, "height": args.height}  # a preset says every size
     form = {k: v for k, v in {**sized, "fit": args.fit, "format": args.format, "priority": args.priority,
                               "delay": args.delay, "variants": args.variants, "preset": args.preset,
-                              "placeholder": args.placeholder}.items() if v}
+                              "placeholder": args.placeholder, "callback_url": callback}.items() if v}
     print(f"uploading {len(items)} images to {client.url} ({args.concurrency} at a time)", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         futures = [pool.submit(upload, client, item, form) for item in items]

@@ -1,4 +1,5 @@
-"""``imgqueue-worker``: start the worker processes, or check that this host's workers are alive."""
+"""``imgqueue-worker``: start the worker processes (and the webhook dispatchers), run one webhook
+dispatcher alone (``dispatch``), or check that this host's workers are alive."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from imgqueue.errors import ConfigError
 from imgqueue.logs import setup_logging
 from imgqueue.store import UNAVAILABLE, Store
 
+from .dispatcher import Dispatcher
 from .settings import WorkerSettings
 from .supervisor import Supervisor
 
@@ -39,7 +41,7 @@ def healthcheck(settings: WorkerSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imgqueue-worker", description=__doc__)
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "healthcheck"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "dispatch", "healthcheck"])
     parser.add_argument("-c", "--concurrency", type=int, default=None,
                         help="worker processes (default WORKER_CONCURRENCY, or the CPU count)")
     args = parser.parse_args(argv)
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "healthcheck":
         return healthcheck(settings)
+    if args.command == "dispatch":
+        setup_logging(settings.log_level)
+        dispatcher = Dispatcher(settings)
+        dispatcher.install_signal_handlers()
+        dispatcher.run()
+        return 0
     if settings.imaging_engine == "vips" and not vips.available():
         print(f"imgqueue-worker: IMAGING_ENGINE=vips needs pyvips and libvips {'.'.join(map(str, vips.MIN_VERSION))}+ "
               "(pip install 'imgqueue[vips]')", file=sys.stderr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from imgqueue.config import Settings, check, setting, usable_cpus
+from imgqueue.config import WEBHOOKS, Settings, check, setting, usable_cpus
 from imgqueue.store import Policy, Retention
 
 WORKERS, JOBS = "Workers", "Jobs"
@@ -59,6 +59,14 @@ class WorkerSettings(Settings):
     imaging_engine: str = setting("auto", "`auto`: libvips for the still JPEG, PNG and WebP it can take, Pillow "
                                   "for the rest (Pillow alone when pyvips is not installed); `vips`: the same, "
                                   "but refuse to start without pyvips; `pillow`: Pillow for every job", JOBS)
+
+    webhook_dispatchers: int = setting(1, "webhook dispatcher processes per `imgqueue-worker` (0: none here; "
+                                       "`imgqueue-worker dispatch` runs one alone)", WEBHOOKS, zero_ok=True)
+    webhook_concurrency: int = setting(8, "deliveries one dispatcher makes at once", WEBHOOKS)
+    webhook_tenant_concurrency: int = setting(2, "deliveries of one tenant one dispatcher makes at once: a slow "
+                                              "receiver holds no more than these", WEBHOOKS)
+    public_api_url: str = setting("", "the API's address as clients reach it (`https://img.example.com`): the "
+                                  "links in webhook payloads start with it (empty: paths alone)", WEBHOOKS)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -11,6 +11,8 @@
   handing back a job that would take the next worker down as well.
 * SIGTERM/SIGINT: children get SIGTERM and ``shutdown_timeout`` seconds to finish their job; then
   SIGKILL, and whatever they still held goes back to the queue.
+* WEBHOOK_DISPATCHERS more children deliver webhooks (``dispatcher``); one that dies is replaced (what it
+  held is claimed again when its lease ends).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from imgqueue.job import JobStatus
 from imgqueue.logs import setup_logging
 from imgqueue.store import FAILURE, UNAVAILABLE, Gone, Outcome, Store
 
+from .dispatcher import Dispatcher
 from .settings import WorkerSettings
 from .worker import Worker, new_worker_id
 
@@ -41,6 +44,15 @@ HARD_LIMIT_GRACE = 10.0
 # Where the kernel counts the OOM kills of this container (cgroup v2, then v1).
 OOM_COUNTERS = (Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control"))
 _ctx = multiprocessing.get_context("spawn")
+
+
+def _dispatcher_main(settings: WorkerSettings) -> None:
+    with contextlib.suppress(OSError):  # its name in ps and top (15 characters at most)
+        Path("/proc/self/comm").write_text("iq-dispatcher")
+    setup_logging(settings.log_level)
+    dispatcher = Dispatcher(settings)
+    dispatcher.install_signal_handlers()
+    dispatcher.run()
 
 
 def _child_main(settings: WorkerSettings, worker_id: str) -> None:
@@ -66,6 +78,7 @@ class Supervisor:
         self.settings = settings
         self.concurrency = concurrency or settings.concurrency
         self.slots = [Slot(i) for i in range(self.concurrency)]
+        self.dispatchers: list[multiprocessing.process.BaseProcess] = []
         self._stop = False
         self._store: Store | None = None
         self._oom_kills = oom_kills()
@@ -87,10 +100,11 @@ class Supervisor:
     def _forward(self, signum: int) -> None:
         """Tell every child at once, not at the next turn of the loop: a child told late may take one more
         job after the stop was asked for."""
-        for slot in self.slots:
-            if slot.process is not None and slot.process.pid is not None and slot.process.is_alive():
+        procs = [slot.process for slot in self.slots if slot.process is not None] + self.dispatchers
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(slot.process.pid, signum)
+                    os.kill(proc.pid, signum)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -98,14 +112,29 @@ class Supervisor:
         log.info("supervisor starting %d worker processes on queue %s", self.concurrency, self.settings.queue_name)
         for slot in self.slots:
             self._start(slot)
+        self.dispatchers = [self._dispatcher(i) for i in range(self.settings.webhook_dispatchers)]
         while not self._stop:
             time.sleep(0.5)
             for slot in self.slots:
                 if self._stop:
                     break
                 self._check(slot)
+            self._check_dispatchers()
         self._shutdown()
         return 0
+
+    def _dispatcher(self, index: int) -> multiprocessing.process.BaseProcess:
+        proc = _ctx.Process(target=_dispatcher_main, args=(self.settings,), name=f"imgqueue-dispatcher-{index}",
+                            daemon=False)
+        proc.start()
+        return proc
+
+    def _check_dispatchers(self) -> None:
+        for index, proc in enumerate(self.dispatchers):
+            if not self._stop and not proc.is_alive():
+                log.warning("webhook dispatcher exited with code %s; restarting it", proc.exitcode)
+                time.sleep(0.5 if proc.exitcode else 0)
+                self.dispatchers[index] = self._dispatcher(index)
 
     def _start(self, slot: Slot) -> None:
         now = time.monotonic()
@@ -181,6 +210,9 @@ class Supervisor:
                         ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
 
     def _shutdown(self) -> None:
+        for dispatcher in self.dispatchers:
+            with contextlib.suppress(ProcessLookupError):
+                dispatcher.terminate()
         live = [s for s in self.slots if s.process is not None and s.process.is_alive()]
         for slot in live:
             assert slot.process is not None and slot.process.pid is not None
@@ -201,6 +233,11 @@ class Supervisor:
                 proc.join(5)
             # Anything a stopped child still held goes back to the queue (not a loss: it was asked to stop).
             self._release(slot.worker_id, Gone.RELEASED)
+        for dispatcher in self.dispatchers:
+            dispatcher.join(max(0.0, deadline - time.monotonic()))
+            if dispatcher.is_alive():
+                dispatcher.kill()
+                dispatcher.join(5)
         log.info("supervisor stopped")
 
 

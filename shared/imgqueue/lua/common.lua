@@ -61,11 +61,55 @@ local function flush_counts(tally)
   for _, t in ipairs(order) do redis.call('HINCRBY', t[1], t[2], sums[t[1] .. '\0' .. t[2]]) end
 end
 
--- Who a job belongs to: {batch, tenant, priority}.
+-- Who a job belongs to: {batch, tenant, priority, callback url}.
 local function owner_of(id)
-  local owner = redis.call('HMGET', hash_key(id), 'batch', 'tenant', 'priority')
-  owner[2], owner[3] = owner[2] or '', owner[3] or K.default_priority
+  local owner = redis.call('HMGET', hash_key(id), 'batch', 'tenant', 'priority', 'callback_url')
+  owner[2], owner[3], owner[4] = owner[2] or '', owner[3] or K.default_priority, owner[4] or ''
   return owner
+end
+
+-- Webhooks: the outbox. A message about a job or a batch is written in the same step as the transition it
+-- tells of: its record (K.delivery_prefix .. id, pending, due now), its place in K.outbox, its subject's
+-- list, and a token that wakes a dispatcher. Sent to `url`, or when that is empty to the tenant's endpoint;
+-- with neither, nothing is written. Its id, the subject and the subject's count of messages (`counter`:
+-- {hash, field}), stays the same on every attempt, so a receiver can drop repeats.
+local function notify(event, subject, tenant, url, counter)
+  if url == '' and (tenant == '' or (redis.call('HGET', K.endpoint_prefix .. tenant, 'url') or '') == '') then
+    return
+  end
+  local id = 'msg_' .. subject .. '_' .. redis.call('HINCRBY', counter[1], counter[2], 1)
+  local key = K.delivery_prefix .. id
+  redis.call('HSET', key, 'event', event, 'subject', subject, 'tenant', tenant, 'url', url, 'created_at', NOW,
+    'state', PENDING, 'attempts', 0, 'next_at', NOW)
+  redis.call('EXPIRE', key, TTL)
+  redis.call('ZADD', K.outbox, NOW, id)
+  local list = K.deliveries_prefix .. subject
+  redis.call('RPUSH', list, id)
+  redis.call('EXPIRE', list, TTL)
+  redis.call('LPUSH', K.outbox_wake, '1')
+  redis.call('LTRIM', K.outbox_wake, 0, 99)
+end
+
+-- One of a batch's jobs ended (`status`): the batch's counts; once every job it expects has ended,
+-- BATCH_COMPLETED, published and sent, once.
+local function batch_ended(batch, status, tenant)
+  local key = K.batch_prefix .. batch
+  if redis.call('EXISTS', key) == 0 then return end  -- a POST /jobs batch from before 0.6, or expired
+  redis.call('HINCRBY', key, status, 1)
+  local ended = redis.call('HINCRBY', key, 'ended', 1)
+  local b = redis.call('HMGET', key, 'expected', 'callback_url', 'completed_at')
+  if ended < (tonumber(b[1]) or 0) or (b[3] and b[3] ~= '') then return end
+  redis.call('HSET', key, 'completed_at', NOW)
+  local event = {type = 'batch', event = BATCH_COMPLETED, id = batch, batch = batch, ts = NOW_N}
+  if tenant ~= '' then event.tenant = tenant end
+  redis.call('PUBLISH', K.channel, cjson.encode(event))
+  notify(BATCH_COMPLETED, batch, tenant, b[2] or '', {key, 'notices'})
+end
+
+-- A job reached an ended status: its batch counts it, and its webhook message is written.
+local function ended(id, to, owner)
+  if owner[1] and owner[1] ~= '' then batch_ended(owner[1], to, owner[2]) end
+  notify(EVENTS[to], id, owner[2], owner[4], {hash_key(id), 'notices'})
 end
 
 -- A job now in status `to` (its record written): the status key, both TTLs, the live counts (or the
@@ -95,7 +139,9 @@ local function set_status(id, from, to, extra)
     for i = 1, #extra do args[#args + 1] = extra[i] end
   end
   redis.call('HSET', hash_key(id), unpack(args))
-  announce(id, from, to, owner_of(id), extra)
+  local owner = owner_of(id)
+  announce(id, from, to, owner, extra)
+  if TERMINAL[to] then ended(id, to, owner) end
 end
 
 -- Fair share. The tenants with jobs queued at a priority sit in that priority's round (a sorted set) scored

@@ -10,7 +10,9 @@
   to its head (or failed when lost too often); ``chores``: periodic work one process does for all;
 * ``tokens`` (tenants' API tokens), ``allowances`` (rate limits), ``secrets`` (shared by the API
   processes), ``idempotency`` (what a request with an Idempotency-Key made), ``events`` (the transitions
-  channel), ``counters`` (what the API reports).
+  channel), ``counters`` (what the API reports);
+* ``outbox`` (webhook messages, written by the scripts that end jobs, claimed by dispatchers), ``endpoints``
+  (tenants' webhook URLs and secrets), ``batches`` (jobs announced together, counted as they end).
 
 Key names come from ``keys.py``, statuses from ``status.py``; nothing else in imgqueue touches Redis.
 """
@@ -24,13 +26,16 @@ import redis
 from .. import keys
 from ..config import Settings
 from .allowances import Allowance, Allowances
+from .batches import Batches
 from .chores import Chores
 from .connection import FAILURE, FULL, UNAVAILABLE, connect, now_ms
 from .counters import Counters
+from .endpoints import Endpoints
 from .events import Events, EventSubscription
 from .histogram import Histogram
 from .idempotency import IdempotencyStore, Remembered, Seen
 from .jobs import Changed, JobStore
+from .outbox import Message, Outbox
 from .policy import Policy, Retention
 from .recovery import DeadWorker, Gone, Recovered, Recovery
 from .runs import Applied, Outcome, Recorded, Runs
@@ -40,8 +45,8 @@ from .tokens import TokenRecord, TokenStore
 from .workers import WorkerRegistry, WorkerState
 
 __all__ = ["FAILURE", "FULL", "UNAVAILABLE", "Allowance", "Applied", "Changed", "DeadWorker", "EventSubscription",
-           "Gone", "Histogram", "Outcome", "Policy", "Recorded", "Recovered", "Remembered", "Retention", "Seen",
-           "Store", "TokenRecord", "WorkerState", "connect", "now_ms"]
+           "Gone", "Histogram", "Message", "Outcome", "Policy", "Recorded", "Recovered", "Remembered", "Retention",
+           "Seen", "Store", "TokenRecord", "WorkerState", "connect", "now_ms"]
 
 
 class Store:
@@ -66,6 +71,9 @@ class Store:
         self.secrets = SharedSecrets(**parts)
         self.idempotency = IdempotencyStore(**parts)
         self.events = Events(**parts, connect=lambda: connect(settings))
+        self.outbox = Outbox(**parts)
+        self.endpoints = Endpoints(**parts)
+        self.batches = Batches(**parts)
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: Policy | None = None) -> Store:

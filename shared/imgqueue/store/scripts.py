@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from .. import keys
-from ..status import NEXT, TERMINAL, WEIGHTS, JobStatus, Priority
+from ..status import BATCH_COMPLETED, EVENTS, NEXT, TERMINAL, WEIGHTS, Delivery, JobStatus, Priority
 from .connection import now_ms
 from .histogram import HISTOGRAM_BUCKETS
 
@@ -31,7 +31,8 @@ def turns() -> list[list[Priority]]:
 def vocabulary() -> str:
     """``status.py`` and the histograms' buckets as Lua: ``S`` (the statuses by name), ``MAY`` (the moves
     ``NEXT`` allows, as ``'from>to'``), ``TERMINAL``, ``PRIORITIES`` (highest first), ``TURNS`` (the
-    priorities' weighted round, flat) and ``BUCKETS`` (bound, field name, bound, ...). Flat tables: the
+    priorities' weighted round, flat), ``BUCKETS`` (bound, field name, bound, ...), ``EVENTS`` (the webhook
+    event of each ended status), ``BATCH_COMPLETED`` and ``PENDING`` (a delivery's first state). Flat tables: the
     prelude runs on every call, and each table it builds costs."""
     names = ", ".join(f"{s.name} = '{s.value}'" for s in JobStatus)
     moves = ", ".join(f"['{a.value}>{b.value}'] = true" for a in JobStatus for b in JobStatus if b in NEXT[a])
@@ -39,8 +40,11 @@ def vocabulary() -> str:
     rounds = ", ".join(f"'{p.value}'" for turn in turns() for p in turn)
     priorities = ", ".join(f"'{p.value}'" for p in Priority)
     buckets = ", ".join(f"{b}, '{b}'" for b in HISTOGRAM_BUCKETS)
+    events = ", ".join(f"['{s.value}'] = '{e}'" for s, e in EVENTS.items())
     return (f"local S = {{{names}}}\nlocal MAY = {{{moves}}}\nlocal TERMINAL = {{{final}}}\n"
-            f"local PRIORITIES = {{{priorities}}}\nlocal TURNS = {{{rounds}}}\nlocal BUCKETS = {{{buckets}}}\n")
+            f"local PRIORITIES = {{{priorities}}}\nlocal TURNS = {{{rounds}}}\nlocal BUCKETS = {{{buckets}}}\n"
+            f"local EVENTS = {{{events}}}\nlocal BATCH_COMPLETED = '{BATCH_COMPLETED}'\n"
+            f"local PENDING = '{Delivery.PENDING.value}'\n")
 
 
 def key_names(k: keys.Keys) -> str:
@@ -50,7 +54,10 @@ def key_names(k: keys.Keys) -> str:
         "legacy": k.queue, "default_priority": keys.DEFAULT_PRIORITY, "queue_prefix": k.queue_prefix,
         "ring_prefix": k.ring_prefix, "wake": k.wake, "scheduled": k.delayed, "count": k.count,
         "running": k.running, "stats": k.stats, "ended_prefix": k.ended_prefix,
-        "content_prefix": k.content_prefix, "wanted": k.wanted, "usage": k.usage, "fair_base": k.fair_base}
+        "content_prefix": k.content_prefix, "wanted": k.wanted, "usage": k.usage, "fair_base": k.fair_base,
+        "outbox": k.outbox, "outbox_wake": k.outbox_wake, "delivery_prefix": k.delivery_prefix,
+        "deliveries_prefix": k.deliveries_prefix, "endpoint_prefix": k.endpoint_prefix,
+        "batch_prefix": k.batch_prefix}
     return "local K = {" + ", ".join(f"{name} = {_lua_string(value)}" for name, value in names.items()) + "}\n"
 
 

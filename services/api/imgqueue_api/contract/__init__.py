@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from .. import auth
-from . import jobs, reading, watching
+from . import jobs, notices, reading, watching
 from .model import (
     Operation,
     error_codes,
@@ -30,7 +30,8 @@ from .schemas import schemas
 
 __all__ = ["OPERATIONS", "TAGS", "build"]
 
-OPERATIONS: tuple[Operation, ...] = (*jobs.OPERATIONS, *reading.OPERATIONS, *watching.OPERATIONS, *PAGES)
+OPERATIONS: tuple[Operation, ...] = (*jobs.OPERATIONS, *notices.OPERATIONS, *reading.OPERATIONS,
+                                     *watching.OPERATIONS, *PAGES)
 TAGS = (
     ("jobs", "Upload images, follow and steer their jobs"),
     ("results", "Collect what the jobs made"),
@@ -73,6 +74,7 @@ def build(app: Flask) -> dict[str, Any]:
             "servers": [{"url": "/"}],
             "tags": [{"name": name, "description": text} for name, text in TAGS],
             "paths": paths,
+            "webhooks": notices.webhooks(),
             "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": schemas(), "examples": error_examples()}}
 
 

@@ -101,3 +101,38 @@ METRICS = ("# HELP imgqueue_jobs_completed_total Jobs that ended done\n"
            'imgqueue_queue_depth{priority="high"} 0.0\n'
            'imgqueue_queue_depth{priority="normal"} 12.0\n'
            'imgqueue_queue_depth{priority="low"} 0.0\n')
+
+
+MESSAGE_ID = f"msg_{JOB_ID}_1"
+HOOK = "https://hooks.acme.example/imgqueue"
+
+
+def delivery(state: str = "delivered") -> dict[str, Any]:
+    """A webhook message as GET /jobs/<id>/deliveries lists it: a first attempt that found the receiver down."""
+    attempts = [{"at": T0 + 1.5, "status": None, "ms": 3.1, "error": "ConnectionRefusedError: [Errno 111] "
+                                                                      "Connection refused"},
+                {"at": T0 + 6.9, "status": 200, "ms": 41.7, "error": ""}]
+    return {"id": MESSAGE_ID, "event": "job.completed", "state": state, "url": HOOK, "createdAt": T0 + 1.4,
+            "attempts": attempts if state == "delivered" else attempts[:1],
+            "nextAttemptAt": T0 + 6.9 if state == "pending" else None}
+
+
+def batch_record(completed: bool = True) -> dict[str, Any]:
+    counts = {"cancelled": 0, "done": 47, "failed": 3} if completed else {"cancelled": 0, "done": 0, "failed": 0}
+    return {"batchId": BATCH, "expected": 50, "jobs": 50 if completed else 0, "ended": 50 if completed else 0,
+            "counts": counts, "callbackUrl": HOOK, "createdAt": T0, "completedAt": T0 + 42.0 if completed else None,
+            "batchUrl": f"/batches/{BATCH}",
+            "deliveries": [{**delivery(), "id": f"msg_{BATCH}_1", "event": "batch.completed"}] if completed else []}
+
+
+def webhook(event: str) -> dict[str, Any]:
+    """A webhook's body: the job (links unsigned) or the batch."""
+    stamp = "2026-12-02T10:00:01.400Z"
+    if event == "batch.completed":
+        data = {k: v for k, v in batch_record().items() if k not in ("batchUrl", "deliveries")}
+        return {"type": event, "timestamp": stamp, "data": {"id": BATCH, **data}}
+    status = {"job.completed": JobStatus.DONE, "job.failed": JobStatus.FAILED,
+              "job.cancelled": JobStatus.CANCELLED}[event]
+    data = job(status)
+    data["resultUrl"] = f"/jobs/{JOB_ID}/result"
+    return {"type": event, "timestamp": stamp, "data": data}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from imgqueue.options import SECONDS
+from imgqueue.outbound import MAX_URL_LENGTH
 from imgqueue.placeholders import Placeholder
 from imgqueue.spec import DEFAULT_BACKGROUND, FLAG_WORDS, FORMAT_ALIASES, FRACTION, OUTPUT_FORMATS, Crop, Fit, Limits
 from imgqueue.status import Priority
@@ -79,6 +80,11 @@ def scheduling_fields() -> dict[str, Schema]:
         "runAt": _optional({"type": "string", "format": "date-time"},
                            "run no sooner than this RFC 3339 time (with its offset); a time already past means at "
                            "once; not with delay"),
+        "callbackUrl": _optional({"type": "string", "maxLength": MAX_URL_LENGTH},
+                                 "where a signed webhook (Standard Webhooks) tells that the job ended: https, a "
+                                 "public address (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE); empty: the tenant's "
+                                 "endpoint, if it has one"),
+        "batch": _optional({"type": "string"}, "the id of a batch (POST /batches) the job joins"),
     }
 
 
@@ -121,6 +127,13 @@ STREAM_SUMMARY: Schema = {"name": "summary", "in": "query",
 TICKET: Schema = {"name": "ticket", "in": "query", "description": "from POST /events/ticket (for EventSource, "
                                                                   "which cannot send a header)",
                   "schema": {"type": "string"}}
+
+BATCH_ID: Schema = {"name": "batch_id", "in": "path", "required": True, "description": "a batch id (32 hex "
+                                                                                    "digits)",
+                    "schema": {"type": "string"}}
+MESSAGE_ID: Schema = {"name": "message_id", "in": "path", "required": True,
+                      "description": "a webhook message's id (`msg_<subject>_<n>`: its webhook-id header)",
+                      "schema": {"type": "string"}}
 
 VARIANT_NAME: Schema = {"name": "name", "in": "path", "required": True, "description": "an output's name in the set",
                         "schema": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"}}

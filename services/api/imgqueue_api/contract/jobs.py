@@ -13,7 +13,8 @@ UPLOAD_REFUSALS = (
     "request_too_large", "form_too_large", "too_many_pixels", "output_too_large", "not_an_image",
     "unsupported_format", "image_error", "corrupt_image", "too_many_frames", "too_much_metadata",
     "idempotency_in_progress", "idempotency_mismatch", "rate_limited", "too_many_uploads", "queue_full",
-    "store_full", "not_replicated", "storage_error", "insufficient_storage")
+    "store_full", "not_replicated", "storage_error", "insufficient_storage", "invalid_callback_url",
+    "webhooks_not_configured", "batch_not_found", "batch_full")
 
 _OPTIONS = ("The resize fields are sharp's: `width` and/or `height` (one side alone keeps the aspect ratio), "
             "`fit`, `format`, `quality`, `progressive`, `without_enlargement`, `background`, with `crop` or a "

@@ -31,6 +31,7 @@ class Ok:
     schema: Schema
     example: Any
     media: str = JSON
+    other_media: tuple[str, ...] = ()  # the same answer in other types too (a page's files)
     headers: tuple[str, ...] = ()  # response headers worth naming (Retry-After, Location...)
 
 
@@ -120,8 +121,8 @@ def openapi_path(rule: str) -> str:
 
 
 def success(ok: Ok) -> Schema:
-    response: Schema = {"description": ok.description,
-                        "content": {ok.media: {"schema": ok.schema, "example": ok.example}}}
+    content = {media: {"schema": ok.schema, "example": ok.example} for media in (ok.media, *ok.other_media)}
+    response: Schema = {"description": ok.description, "content": content}
     if ok.headers:
         response["headers"] = {h: {"schema": {"type": "string"}} for h in ok.headers}
     return response

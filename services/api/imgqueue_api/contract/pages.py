@@ -14,7 +14,8 @@ DASHBOARD = Operation(
 
 DOCS = Operation(
     endpoint="docs.page", id="docs", tag="pages", summary="This reference, as a page",
-    description="This document rendered for people, with a form to try each call.",
+    description="This document rendered for people by Swagger UI (served from the image): every operation with "
+                "its examples and code samples, and *Try it out* with a token typed into *Authorize*.",
     ok=Ok(200, "HTML", {"type": "string"}, _PAGE, media="text/html"), store=False)
 
 OPENAPI = Operation(
@@ -24,4 +25,13 @@ OPENAPI = Operation(
     ok=Ok(200, "OpenAPI 3.1", {"type": "object"}, {"openapi": "3.1.0", "info": {"title": "imgqueue"}}),
     store=False, python='client.openapi()["info"]["version"]')
 
-OPERATIONS = (DASHBOARD, DOCS, OPENAPI)
+DOCS_FILE = Operation(
+    endpoint="docs.ui_file", id="docsFile", tag="pages", summary="A file of the reference page (Swagger UI's)",
+    description="`swagger-ui-bundle.js` or `swagger-ui.css`, from the image; any other name is 404.",
+    ok=Ok(200, "the file", {"type": "string"}, "/* swagger-ui */", media="text/css",
+          other_media=("text/javascript",)), errors=("file_not_found",),
+    store=False, path_example={"name": "swagger-ui.css"},
+    params=({"name": "name", "in": "path", "required": True, "description": "the file's name",
+             "schema": {"type": "string", "enum": ["swagger-ui-bundle.js", "swagger-ui.css"]}},))
+
+OPERATIONS = (DASHBOARD, DOCS, DOCS_FILE, OPENAPI)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imgqueue.placeholders import Placeholder
 from imgqueue.spec import Crop, Fit
-from imgqueue.status import JobStatus, Priority
+from imgqueue.status import BATCH_COMPLETED, EVENTS, TERMINAL, Delivery, JobStatus, Priority
 
 from ..settings import ROLES
 from .model import Schema, ref
@@ -69,10 +69,24 @@ def _job() -> Schema:
         progress={"anyOf": [_complete(done=_INT, total=_INT), {"type": "null"}],
                   "description": "frames done of all, while an animation is processed"},
         error_code=_described(_STR, "why it failed: an error code"), error=_STR, duration_ms=_NUM,
+        callback_url=_described(_STR, "where its webhook goes (empty: its tenant's endpoint, if any)"),
+        notices=_described(_INT, "webhook messages written about it"),
+        webhook={"type": "string", "enum": ["", *(d.value for d in Delivery)],
+                 "description": "where its latest webhook message stands (empty: none sent)"},
         **admin,
         extra={"type": "object", "additionalProperties": _STR, "description": "admins only: fields this "
                                                                                 "version does not know"},
         **_links())
+
+
+def _batch() -> Schema:
+    return _complete(
+        batchId=_STR, expected=_described(_INT, "the jobs it expects"),
+        jobs=_described(_INT, "jobs uploaded into it so far"), ended=_described(_INT, "of those, ended"),
+        counts=_described(_complete(**{s.value: _INT for s in sorted(TERMINAL)}), "ended jobs by status"),
+        callbackUrl={"type": ["string", "null"]}, createdAt=_NUM,
+        completedAt={"type": ["number", "null"], "description": "when its last expected job ended"},
+        batchUrl=_STR, deliveries={"type": "array", "items": ref("Delivery")})
 
 
 def schemas() -> dict[str, Schema]:
@@ -113,11 +127,29 @@ def schemas() -> dict[str, Schema]:
         "Ticket": _object(["ticket", "expiresIn"], ticket=_STR, expiresIn=_INT),
         "Health": _object(["status"], status=_STR),
         "ServerSentEvent": {
-            **_object(["event", "data"], event={"type": "string", "enum": ["job", "summary", "resync", "overflow",
-                                                                           "revoked", "stop"]},
+            **_object(["event", "data"], event={"type": "string", "enum": ["job", "batch", "webhook", "summary",
+                                                                           "resync", "overflow", "revoked", "stop"]},
                       data={"type": "string", "contentMediaType": "application/json"}, id=_STR, retry=_INT),
             "description": "one event of a stream: `event` names it; `data` is JSON (a job's record or "
-                           "transition, a summary, or {} for resync, overflow, revoked and stop)"},
+                           "transition, a batch's completion, a webhook delivery's state, a summary, or {} for "
+                           "resync, overflow, revoked and stop)"},
+        "BatchRecord": _batch(),
+        "Delivery": _complete(
+            id=_described(_STR, "the message's id: the `webhook-id` header of every attempt"),
+            event={"type": "string", "enum": [*EVENTS.values(), BATCH_COMPLETED]},
+            state={"type": "string", "enum": [d.value for d in Delivery]},
+            url=_described(_STR, "the callbackUrl it goes to (empty: the tenant's endpoint)"),
+            createdAt=_NUM, nextAttemptAt={"type": ["number", "null"]},
+            attempts={"type": "array", "description": "the last 50, oldest first", "items": _complete(
+                at=_NUM, status={"type": ["integer", "null"], "description": "the receiver's HTTP status (null: "
+                                                                             "no answer)"},
+                ms=_NUM, error=_STR)}),
+        "DeliveryList": _complete(deliveries={"type": "array", "items": ref("Delivery")}),
+        "WebhookPayload": {**_complete(type={"type": "string", "enum": [*EVENTS.values(), BATCH_COMPLETED]},
+                                       timestamp={"type": "string", "format": "date-time"},
+                                       data={"type": "object", "description": "the job as GET /jobs/<id> shows it "
+                                             "(its links unsigned: fetch them with a token), or the batch"}),
+                           "description": "the body of every webhook (Standard Webhooks)"},
         "Scaling": _complete(backlog=_described(_INT, "jobs that need a worker now: queued + processing + due"),
                              queued=_INT, processing=_INT,
                              due=_described(_INT, "delayed or retrying jobs whose time has come"),

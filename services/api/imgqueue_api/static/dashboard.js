@@ -83,6 +83,14 @@ function onJobEvent(event) {
   schedule();
 }
 
+// A delivery attempt of a job's webhook: its badge follows.
+function onWebhookEvent(event) {
+  const known = jobs.get(event.id);
+  if (!known) return;
+  known.webhook = event.webhook;
+  schedule();
+}
+
 function jobCard(job) {
   const card = el("div", "job");
   card.dataset.id = job.id;
@@ -109,9 +117,40 @@ function jobCard(job) {
   }
   meta.append(line);
   if (job.status === STATUS.FAILED && job.error) meta.append(el("div", "reason", job.error));
+  if (job.webhook) meta.append(webhookDetails(job));
   card.append(thumb, meta);
   if (job.status === STATUS.DONE && job.variants && job.variants.length) card.append(outputsRow(job));
   return card;
+}
+
+// A job's webhook: where its latest message stands; opened, every message's attempts (read when opened) and
+// a button that sends a dead one again.
+function webhookDetails(job) {
+  const box = el("details", "webhook");
+  box.append(el("summary", `badge hook-${job.webhook}`, `webhook ${job.webhook}`));
+  box.addEventListener("toggle", async () => {
+    if (!box.open) return;
+    const resp = await api(`/jobs/${job.id}/deliveries`);
+    const list = el("ol", "attempts");
+    for (const message of resp.ok ? (await resp.json()).deliveries : []) {
+      for (const a of message.attempts) {
+        const when = new Date(a.at * 1000).toLocaleTimeString();
+        list.append(el("li", "", `${message.event} · ${when} · ${a.status ?? "no answer"} · ${Math.round(a.ms)} ms${a.error ? " · " + a.error : ""}`));
+      }
+      if (message.state === "dead") {
+        const again = el("button", "redeliver", "redeliver");
+        again.addEventListener("click", async () => {
+          await api(`/deliveries/${message.id}/redeliver`, { method: "POST" });
+          again.disabled = true;
+          again.textContent = "queued again";
+        });
+        list.append(again);
+      }
+    }
+    box.querySelector("ol")?.remove();
+    box.append(list);
+  });
+  return box;
 }
 
 // A set's outputs, a thumbnail each (its own signed link), named and sized on hover.
@@ -136,7 +175,7 @@ function renderJobs() {
   for (const job of list.slice(0, MAX_JOBS)) {
     let card = existing.get(job.id);
     const progress = job.progress ? `${job.progress.done}/${job.progress.total}` : "";
-    const stamp = `${job.status}|${job.output_bytes || ""}|${job.error || ""}|${job.filename || ""}|${progress}`;
+    const stamp = `${job.status}|${job.output_bytes || ""}|${job.error || ""}|${job.filename || ""}|${progress}|${job.webhook || ""}`;
     if (!card || card.dataset.stamp !== stamp) {
       card = jobCard(job);
       card.dataset.stamp = stamp;
@@ -239,6 +278,7 @@ async function connect() {
   });
   source.addEventListener("summary", (e) => onSummary(JSON.parse(e.data)));
   source.addEventListener("job", (e) => onJobEvent(JSON.parse(e.data)));
+  source.addEventListener("webhook", (e) => onWebhookEvent(JSON.parse(e.data)));
   source.addEventListener("resync", () => loadRecent());
 }
 
