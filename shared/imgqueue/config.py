@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .logs import LOG_FORMATS
 from .outbound import Policy
 from .spec import Limits
 from .webhooks import secret_key
@@ -114,6 +115,8 @@ class Settings:
                                      "redelivered by hand", WEBHOOKS)
 
     log_level: str = setting("INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`", LOGGING)
+    log_format: str = setting("text", "`text` (key=value lines) or `json` (one JSON object per line, for log "
+                              "shippers); either way a line about a job carries its trace id", LOGGING)
 
     def __post_init__(self) -> None:
         check(self.queue_name != "", "QUEUE_NAME", "must not be empty")
@@ -126,6 +129,7 @@ class Settings:
         check(all(item.rpartition(":")[2].isdigit() for item in items(self.redis_sentinels)), "REDIS_SENTINELS",
               "entries must be host:port")
         check(self.log_level.upper() in LOG_LEVELS, "LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+        check(self.log_format in LOG_FORMATS, "LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
         for f in fields(self):
             if f.metadata["secret"]:
                 check(not placeholder(getattr(self, f.name)), f.name.upper(), "holds an example value "

@@ -90,6 +90,7 @@ class Job:
     placeholder_kind: str = ""  # blurhash or thumbhash, when asked for
     placeholder: str = ""  # the placeholder, once done
     progress: str = ""  # JSON {done, total} while processing
+    trace_id: str = ""  # W3C trace id (32 hex digits): the upload's traceparent, or one made for it
     callback_url: str = ""  # where its webhook goes ('': its tenant's endpoint, if any)
     notices: int = 0  # webhook messages written about it (their ids count with it)
     webhook: str = ""  # where its latest webhook message stands: pending, delivered or dead

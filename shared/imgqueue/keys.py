@@ -203,6 +203,11 @@ class Keys:
         return f"{PREFIX}:{self.queue}:hist:processing"
 
     @property
+    def latency(self) -> str:
+        """Hash: histogram of seconds from upload to done."""
+        return f"{PREFIX}:{self.queue}:hist:latency"
+
+    @property
     def queue_wait(self) -> str:
         """Hash: histogram of seconds from enqueue to start."""
         return f"{PREFIX}:{self.queue}:hist:wait"

@@ -25,6 +25,7 @@ from . import (
     results,
     security,
     state,
+    tracing,
     uploads,
 )
 from .settings import ApiSettings
@@ -38,10 +39,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config = dict(test_config or {})
     settings = config.pop("IMGQUEUE_SETTINGS", None) or ApiSettings.from_env()
     if not config.get("TESTING"):
-        setup_logging(settings.log_level, lock=greenlets.native_rlock())
+        setup_logging(settings.log_level, lock=greenlets.native_rlock(), fmt=settings.log_format)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, JSON_SORT_KEYS=False)
     app.config.update(config)
     st = state.init_app(app, settings)
+    tracing.install(app)  # first: every line of a request carries its trace id
     errors.register(app)
     security.install(app, settings)  # Host and Origin first, then who is calling
     auth.install(app, st.authenticator, lambda ticket: st.signer.read_ticket(ticket))

@@ -18,6 +18,7 @@ from werkzeug.datastructures import FileStorage
 from imgqueue import imaging
 from imgqueue.errors import ImageError, JobNotFound
 from imgqueue.job import Job, Rendition, input_key, new_job_id, output_key
+from imgqueue.logs import TRACE
 from imgqueue.options import JobOptions
 from imgqueue.probe import check_work
 from imgqueue.spec import EXTENSIONS, output_format_for
@@ -66,7 +67,7 @@ def accept(file: FileStorage, req: Request) -> Job:
     job = Job(id=job_id, spec=order.spec, input_key=input_key(job_id, EXTENSIONS.get(info.format, info.format.lower())),
               output_key=variants[0].key if variants else output_key(job_id, EXTENSIONS[formats[0]]), filename=name,
               tenant=auth.current().tenant, batch=req.batch, priority=req.options.priority.value,
-              run_at=req.options.run_at, variants=variants, callback_url=req.callback_url,
+              run_at=req.options.run_at, variants=variants, callback_url=req.callback_url, trace_id=TRACE.get(),
               placeholder_kind=order.placeholder.value if order.placeholder else "", input_format=info.format.lower(),
               input_width=info.width, input_height=info.height, input_bytes=size)
     if st.settings.dedup_by_content and not req.options.run_at:

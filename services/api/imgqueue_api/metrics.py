@@ -8,7 +8,10 @@ through prometheus_client's multiprocess mode.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -90,6 +93,27 @@ class RedisCollector(Collector):
         histograms = self.store.counters.histograms()
         yield _family("imgqueue_job_processing_seconds", "Time to resize one job", histograms["processing"])
         yield _family("imgqueue_job_queue_wait_seconds", "Time from enqueue to start", histograms["wait"])
+        yield _family("imgqueue_job_latency_seconds", "Time from upload to done", histograms["latency"])
+        used, most = self.store.counters.memory()
+        yield GaugeMetricFamily("imgqueue_redis_memory_used_bytes", "Memory Redis uses", value=used)
+        yield GaugeMetricFamily("imgqueue_redis_memory_max_bytes", "Redis' maxmemory (0: none)", value=most)
+        disk = GaugeMetricFamily("imgqueue_disk_free_bytes", "Free bytes where uploads are kept (path "
+                                 "'uploads', local storage) and where request bodies are spooled", labels=["path"])
+        for path, free in disk_free().items():
+            disk.add_metric([path], free)
+        yield disk
+
+
+def disk_free() -> dict[str, int]:
+    """Free bytes where uploads are kept (``uploads``, local storage only: an object store's space is its own)
+    and in the temporary folder where request bodies are spooled (by its path)."""
+    out: dict[str, int] = {}
+    stored = state.get().storage.free_bytes()
+    if stored is not None:
+        out["uploads"] = stored
+    with contextlib.suppress(OSError):
+        out[tempfile.gettempdir()] = shutil.disk_usage(tempfile.gettempdir()).free
+    return out
 
 
 def _family(name: str, doc: str, histogram: QueueHistogram) -> HistogramMetricFamily:

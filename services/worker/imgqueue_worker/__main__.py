@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "healthcheck":
         return healthcheck(settings)
     if args.command == "dispatch":
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, fmt=settings.log_format)
         dispatcher = Dispatcher(settings)
         dispatcher.install_signal_handlers()
         dispatcher.run()
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"imgqueue-worker: IMAGING_ENGINE=vips needs pyvips and libvips {'.'.join(map(str, vips.MIN_VERSION))}+ "
               "(pip install 'imgqueue[vips]')", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format)
     log.info("imaging engine=%s libvips=%s", settings.imaging_engine, vips.version() or "none")
     return Supervisor(settings, args.concurrency).run()
 

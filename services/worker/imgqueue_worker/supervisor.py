@@ -49,14 +49,14 @@ _ctx = multiprocessing.get_context("spawn")
 def _dispatcher_main(settings: WorkerSettings) -> None:
     with contextlib.suppress(OSError):  # its name in ps and top (15 characters at most)
         Path("/proc/self/comm").write_text("iq-dispatcher")
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format)
     dispatcher = Dispatcher(settings)
     dispatcher.install_signal_handlers()
     dispatcher.run()
 
 
 def _child_main(settings: WorkerSettings, worker_id: str) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format)
     vips.set_threads(settings.threads_per_worker)  # before libvips starts its thread pool
     if settings.worker_memory_limit:
         resource.setrlimit(resource.RLIMIT_DATA, (settings.worker_memory_limit, settings.worker_memory_limit))

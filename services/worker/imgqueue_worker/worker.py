@@ -29,6 +29,7 @@ from imgqueue.errors import (
     TransientError,
 )
 from imgqueue.job import Job, JobStatus
+from imgqueue.logs import TRACE
 from imgqueue.storage import open_storage
 from imgqueue.store import FULL, UNAVAILABLE, Applied, Gone, Outcome, Store
 
@@ -133,7 +134,11 @@ class Worker:
         outcomes, logs = [], []
         for job in jobs:
             started = time.perf_counter()
-            status, fields, retry_at = self._run(job)
+            trace = TRACE.set(job.trace_id)  # every line logged about the job carries its trace id
+            try:
+                status, fields, retry_at = self._run(job)
+            finally:
+                TRACE.reset(trace)
             ms = (time.perf_counter() - started) * 1000
             fields["duration_ms"] = round(ms, 1)
             outcomes.append(Outcome(job.id, status, fields, retry_at))
@@ -148,7 +153,9 @@ class Worker:
             elif result.status is JobStatus.DONE and applied is Applied.CANCELLED:
                 for key in job.output_keys:  # cancelled while it ran: what it made is discarded
                     self.storage.delete(key)
+            trace = TRACE.set(job.trace_id)
             self._log_outcome(job, result.status, result.fields, ms, applied)
+            TRACE.reset(trace)
         for key in finished.removed_inputs:  # the uploads of failed jobs the retention removed
             self.storage.delete(key)
         return finished.next_jobs

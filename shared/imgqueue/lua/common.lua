@@ -61,10 +61,10 @@ local function flush_counts(tally)
   for _, t in ipairs(order) do redis.call('HINCRBY', t[1], t[2], sums[t[1] .. '\0' .. t[2]]) end
 end
 
--- Who a job belongs to: {batch, tenant, priority, callback url}.
+-- Who a job belongs to: {batch, tenant, priority, callback url, trace id}.
 local function owner_of(id)
-  local owner = redis.call('HMGET', hash_key(id), 'batch', 'tenant', 'priority', 'callback_url')
-  owner[2], owner[3], owner[4] = owner[2] or '', owner[3] or K.default_priority, owner[4] or ''
+  local owner = redis.call('HMGET', hash_key(id), 'batch', 'tenant', 'priority', 'callback_url', 'trace_id')
+  owner[2], owner[3], owner[4], owner[5] = owner[2] or '', owner[3] or K.default_priority, owner[4] or '', owner[5] or ''
   return owner
 end
 
@@ -122,6 +122,7 @@ local function announce(id, from, to, owner, extra, tally)
   local event = {id = id, status = to, ts = NOW_N}
   if owner[1] and owner[1] ~= '' then event.batch = owner[1] end
   if owner[2] ~= '' then event.tenant = owner[2] end
+  if owner[5] and owner[5] ~= '' then event.trace = owner[5] end
   if extra then
     for i = 1, #extra, 2 do
       local k = extra[i]

@@ -7,7 +7,7 @@
 -- KEYS[1] index (sorted set)   KEYS[2] stats hash
 -- ARGV[1..2] the prelude's (common.lua)
 -- ARGV[3] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch?, t: tenant?, p: priority?,
---         r: run_at?, d: id of the done job it duplicates?}
+--         r: run_at?, d: id of the done job it duplicates?, x: trace id?}
 -- ARGV[4] bytes uploaded   ARGV[5] prefix of the per-tenant indexes
 -- ARGV[6] most jobs the queue may hold, queued and delayed (0: no limit)   ARGV[7] jobs this enqueue adds
 -- in all (its chunks)   ARGV[8] seconds an output is kept (OUTPUT_TTL)
@@ -52,7 +52,7 @@ for _, j in ipairs(jobs) do
     created = duplicate(j)
     if not created then stale[#stale + 1] = j.i end
   else
-    local owner = {j.b or '', j.t or '', j.p or K.default_priority}
+    local owner = {j.b or '', j.t or '', j.p or K.default_priority, '', j.x or ''}
     local status = S.QUEUED
     if j.r and tonumber(j.r) > NOW_N then status = S.DELAYED end
     local f = j.f

@@ -58,6 +58,7 @@ local function done(id, st, extra, given)
   redis.call('HINCRBY', KEYS[2], 'jobs_done', 1)
   if given.duration_ms then observe(KEYS[3], tonumber(given.duration_ms) / 1000) end
   if record[2] and record[3] then observe(KEYS[4], math.max(0, tonumber(record[3]) - tonumber(record[2]))) end
+  if record[2] then observe(K.latency, math.max(0, NOW_N - tonumber(record[2]))) end  -- upload to done
   if record[4] and record[4] ~= '' then  -- the next identical upload of this tenant can share this output
     redis.call('SET', K.content_prefix .. (record[5] or '') .. ':' .. record[4], id, 'EX', output_ttl)
   end

@@ -36,13 +36,19 @@ class Counters(Part):
         return counters
 
     def histograms(self) -> dict[str, Histogram]:
-        """``processing`` (seconds to resize a job) and ``wait`` (seconds from enqueue to start), as the
-        Lua scripts record them (see ``observe`` in lua/common.lua)."""
+        """``processing`` (seconds to resize a job), ``wait`` (seconds from enqueue to start) and ``latency``
+        (seconds from upload to done), as the Lua scripts record them (see ``observe`` in lua/common.lua)."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.keys.processing_time)
-        pipe.hgetall(self.keys.queue_wait)
-        processing, wait = pipe.execute()
-        return {"processing": Histogram.from_hash(processing), "wait": Histogram.from_hash(wait)}
+        for key in (self.keys.processing_time, self.keys.queue_wait, self.keys.latency):
+            pipe.hgetall(key)
+        processing, wait, latency = pipe.execute()
+        return {"processing": Histogram.from_hash(processing), "wait": Histogram.from_hash(wait),
+                "latency": Histogram.from_hash(latency)}
+
+    def memory(self) -> tuple[int, int]:
+        """Redis' memory in use and its ``maxmemory`` (0: none set), in bytes."""
+        info = self.redis.info("memory")
+        return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
 
     def drain_rate(self) -> float:
         """Jobs that ended per second over the last minute (finish.lua counts them per 10 s)."""

@@ -179,4 +179,6 @@ def _entry(job: Job) -> dict[str, Any]:
         entry["r"] = job.run_at
     if job.duplicate_of:
         entry["d"] = job.duplicate_of
+    if job.trace_id:
+        entry["x"] = job.trace_id
     return entry

@@ -57,7 +57,7 @@ def key_names(k: keys.Keys) -> str:
         "content_prefix": k.content_prefix, "wanted": k.wanted, "usage": k.usage, "fair_base": k.fair_base,
         "outbox": k.outbox, "outbox_wake": k.outbox_wake, "delivery_prefix": k.delivery_prefix,
         "deliveries_prefix": k.deliveries_prefix, "endpoint_prefix": k.endpoint_prefix,
-        "batch_prefix": k.batch_prefix}
+        "batch_prefix": k.batch_prefix, "latency": k.latency}
     return "local K = {" + ", ".join(f"{name} = {_lua_string(value)}" for name, value in names.items()) + "}\n"
 
 

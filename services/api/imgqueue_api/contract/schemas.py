@@ -69,6 +69,7 @@ def _job() -> Schema:
         progress={"anyOf": [_complete(done=_INT, total=_INT), {"type": "null"}],
                   "description": "frames done of all, while an animation is processed"},
         error_code=_described(_STR, "why it failed: an error code"), error=_STR, duration_ms=_NUM,
+        trace_id=_described(_STR, "its W3C trace id: the upload's traceparent, or one made for it"),
         callback_url=_described(_STR, "where its webhook goes (empty: its tenant's endpoint, if any)"),
         notices=_described(_INT, "webhook messages written about it"),
         webhook={"type": "string", "enum": ["", *(d.value for d in Delivery)],
