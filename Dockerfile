@@ -3,6 +3,7 @@
 # reachable, `make images` builds a Debian base here and writes it into .env, with
 # PIP_INSTALL_ARGS="--no-index --find-links=/wheels" to install from the wheelhouse built on the host.
 ARG PYTHON_IMAGE=python:3.12-slim
+ARG PROMETHEUS_IMAGE=prom/prometheus:v2.53.0
 
 # --- a venv per service: third-party dependencies first (from the pyproject.toml files), then the code ---
 FROM ${PYTHON_IMAGE} AS build
@@ -80,3 +81,12 @@ FROM runtime AS tester
 COPY --from=tester-venv /opt/venv /opt/venv
 ENTRYPOINT ["imgqueue-tester"]
 CMD ["--api", "http://api:8000"]
+
+# --- the bundled Prometheus (make up MONITORING=1): last, so no other target builds it ----------------
+FROM ${PROMETHEUS_IMAGE} AS prometheus
+COPY deploy/monitoring/rules.yml /etc/imgqueue/rules.yml
+COPY deploy/monitoring/start-prometheus.sh /usr/local/bin/start-prometheus.sh
+RUN mkdir -p /prometheus && chown -R 65534:65534 /prometheus  # the data volume starts from this, owned so
+USER 65534:65534
+EXPOSE 9090
+ENTRYPOINT ["/bin/sh", "/usr/local/bin/start-prometheus.sh"]

@@ -20,7 +20,11 @@ export TC_HOST ?= 127.0.0.1
 # Plain docker compose: it reads .env (yours, plus the base images `make images` writes into it).
 # STORAGE=s3 adds the object store (docker-compose.s3.yml) and keeps every file there, not in volumes.
 STORAGE ?= local
-COMPOSE = docker compose -f docker-compose.yml $(if $(filter s3,$(STORAGE)),-f docker-compose.s3.yml)
+# MONITORING=1 adds a Prometheus (docker-compose.monitoring.yml) scraping the API with the alert rules loaded.
+MONITORING ?=
+export MONITORING
+COMPOSE = docker compose -f docker-compose.yml $(if $(filter s3,$(STORAGE)),-f docker-compose.s3.yml) \
+  $(if $(filter 1,$(MONITORING)),-f docker-compose.monitoring.yml)
 
 .PHONY: monitoring-check help install test test-slow lint generate docs dev samples clean bench bench-quick images build up down logs ps \
         scale test-upload integration-test down-volumes swarm-up swarm-down k8s-validate
@@ -116,7 +120,7 @@ test-upload: ## run the tester container: generated samples, or SAMPLES_DIR=/pat
 	echo "tester exit code: $$code"; exit $$code
 
 swarm-up: ## deploy on a Docker Swarm (docker swarm init first): the stack rendered from the compose files
-	$(MAKE) --no-print-directory build STORAGE=s3
+	$(MAKE) --no-print-directory build STORAGE=s3 MONITORING=1
 	@mkdir -p build
 	python3 deploy/swarm/stack.py > build/stack.json
 	docker stack deploy --compose-file build/stack.json imgqueue
@@ -129,7 +133,7 @@ k8s-validate: $(STAMP) ## render the Kubernetes overlays and validate them offli
 	$(PY) deploy/kubernetes/validate.py
 
 integration-test: $(STAMP) ## the compose stack under testcontainers: scaling, chaos, Redis restart, two hosts, swarm
-	$(MAKE) --no-print-directory build STORAGE=s3
+	$(MAKE) --no-print-directory build STORAGE=s3 MONITORING=1
 	$(PY) -m pytest -m integration tests/integration $(PYTEST_ARGS)
 
 DOCS_STAMP := $(VENV)/.docs-installed

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -29,7 +29,7 @@ from imgqueue_client import Client
 from imgqueue_dev.objectstore import start_objectstore
 from imgqueue_dev.stack import LocalStack
 
-from . import sharp
+from . import cpu, sharp
 from .common import Photo, bench_stack, devnull
 
 ENDED = frozenset(s.value.encode() for s in TERMINAL)  # the demo's words too: its contract is ours
@@ -41,6 +41,7 @@ class Contender:
     name: str
     upload_url: str
     redis_url: str
+    parts: dict[str, list[int]] = field(default_factory=dict)  # api, redis, workers -> their root pids
 
 
 def _upload(client: Client, photo: Photo) -> str:
@@ -49,17 +50,20 @@ def _upload(client: Client, photo: Photo) -> str:
 
 
 def measure(target: Contender, batch: list[Photo], timeout: float = 600) -> dict[str, Any]:
-    """Upload ``batch`` (4 at a time) and watch the status keys until every job has ended."""
+    """Upload ``batch`` (4 at a time) and watch the status keys until every job has ended; and the CPU each
+    part spent meanwhile, per image (from /proc)."""
     client = Client(target.upload_url)
     try:
+        before = cpu.snapshot(target.parts)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:
             ids = list(pool.map(lambda p: _upload(client, p), batch))
         failed = wait_ended(target, ids, timeout)
         seconds = time.perf_counter() - t0
+        spent = cpu.per_image(before, cpu.snapshot(target.parts), len(batch))
     finally:
         client.session.close()
-    return {"seconds": seconds, "images_per_s": len(batch) / seconds, "failed": failed}
+    return {"seconds": seconds, "images_per_s": len(batch) / seconds, "failed": failed, "cpu_ms": spent}
 
 
 def wait_ended(target: Contender, ids: list[str], timeout: float = 600) -> int:
@@ -96,13 +100,16 @@ def alternate(contenders: list[Contender], batch: list[Photo], rounds: int) -> d
 def _imgqueue(stack: LocalStack, name: str, processes: int, threads: int = 0) -> Contender:
     stack.start_workers(processes, vips_threads=threads)
     stack.wait_workers(processes or usable_cpus())
-    return Contender(name, stack.url, stack.settings.redis_url)
+    assert stack.api is not None
+    parts = {"api": [stack.api.pid], "redis": [p.pid for p in stack.others], "workers": [w.pid for w in stack.workers]}
+    return Contender(name, stack.url, stack.settings.redis_url, parts)
 
 
 def _demo(exits: ExitStack, folder: Any, workers: int) -> Contender:
     demo = exits.enter_context(sharp.demo_stack(folder))
     demo.start_workers(workers)
-    return Contender(f"sharp x{workers}", demo.url, demo.redis_url)
+    parts = {"api": [demo.procs[1].pid], "redis": [demo.procs[0].pid], "workers": [w.pid for w in demo.workers]}
+    return Contender(f"sharp x{workers}", demo.url, demo.redis_url, parts)
 
 
 def run(photos: list[Photo], copies: int, rounds: int, layouts: bool) -> dict[str, Any]:

@@ -129,6 +129,13 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
     lines += ["| contender | images/s | seconds | failed |", "|---|---|---|---|"]
     for name, row in e["by_contender"].items():
         lines.append(f"| {name} | {_f(row['images_per_s'], 2)} | {_f(row['seconds'])} | {row['failed']} |")
+    lines += ["", "CPU per image (ms, from /proc over the best round; the client is the benchmark's own uploader and "
+              "watcher; `api` is gunicorn or Express, `workers` the worker processes or the Node workers):", "",
+              "| contender | client | api | redis | workers | total |", "|---|---|---|---|---|---|"]
+    for name, row in e["by_contender"].items():
+        ms = row.get("cpu_ms", {})
+        lines.append(f"| {name} | " + " | ".join(_f(ms.get(part), 1) for part in
+                                                 ("client", "api", "redis", "workers", "total")) + " |")
     lines.append("")
     for key, what in (("default", "one worker each, default settings"), ("equal", "equal CPU")):
         ratio = e.get("ratios", {}).get(key)

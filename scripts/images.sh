@@ -25,6 +25,8 @@ user_value() {
 PY_IMAGE=$(user_value PYTHON_IMAGE); PY_IMAGE=${PY_IMAGE:-python:3.12-slim}
 RD_IMAGE=$(user_value REDIS_IMAGE); RD_IMAGE=${RD_IMAGE:-redis:7-alpine}
 LOCAL_BASE=${LOCAL_BASE_IMAGE:-imgqueue-base:bookworm}
+PROM_OFFICIAL=$(user_value PROMETHEUS_IMAGE); PROM_OFFICIAL=${PROM_OFFICIAL:-prom/prometheus:v2.53.0}
+LOCAL_PROM=${LOCAL_PROMETHEUS_IMAGE:-imgqueue-prometheus-base:bookworm}
 MODE=$(user_value IMGQUEUE_IMAGES); MODE=${MODE:-auto}
 mkdir -p build wheelhouse
 
@@ -59,6 +61,29 @@ build_local_base() {
   docker import build/base.tar "$LOCAL_BASE" >/dev/null
   rm -f build/base.tar
   say "built $LOCAL_BASE"
+}
+
+# MONITORING=1 (make up MONITORING=1): a Prometheus base too. Air-gapped, from Debian's own package
+# (prometheus, with wget for the healthcheck), as the Python base is.
+build_prometheus_base() {
+  if have_image "$LOCAL_PROM"; then return; fi
+  command -v mmdebstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null; }
+  say "building $LOCAL_PROM from Debian's prometheus package with mmdebstrap ..."
+  rm -f build/prometheus.tar
+  mmdebstrap --quiet --variant=minbase --include=prometheus,wget bookworm build/prometheus.tar
+  docker import build/prometheus.tar "$LOCAL_PROM" >/dev/null
+  rm -f build/prometheus.tar
+  say "built $LOCAL_PROM"
+}
+
+# The Prometheus image (written into .env either way; prepared only with MONITORING=1).
+prometheus_image() {
+  local official=$1
+  if [ "$official" = yes ] && { have_image "$PROM_OFFICIAL" || { [ "${MONITORING:-}" = 1 ] && docker pull -q "$PROM_OFFICIAL" >/dev/null 2>&1; }; }; then
+    echo "$PROM_OFFICIAL"; return
+  fi
+  [ "${MONITORING:-}" = 1 ] && build_prometheus_base
+  echo "$LOCAL_PROM"
 }
 
 build_wheelhouse() {
@@ -112,7 +137,7 @@ write_env() {
   [ -n "$s3_secret" ] || s3_secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   {
     [ -n "$kept" ] && printf '%s\n' "$kept"
-    printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\n' "$BEGIN" "$1" "$2" "$3"
+    printf '%s\nPYTHON_IMAGE=%s\nREDIS_IMAGE=%s\nPIP_INSTALL_ARGS=%s\nPROMETHEUS_IMAGE=%s\n' "$BEGIN" "$1" "$2" "$3" "$4"
     # Credentials of the bundled object store (make up STORAGE=s3), unless you set your own.
     [ -n "$(user_value AWS_ACCESS_KEY_ID)" ] || printf 'AWS_ACCESS_KEY_ID=imgqueue\n'
     [ -n "$(user_value AWS_SECRET_ACCESS_KEY)" ] || printf 'AWS_SECRET_ACCESS_KEY=%s\n' "$s3_secret"
@@ -125,17 +150,17 @@ write_env() {
 case "$MODE" in
   official)
     try_official || { say "IMGQUEUE_IMAGES=official but the official images are not available"; exit 1; }
-    write_env "$PY_IMAGE" "$RD_IMAGE" "" ;;
+    write_env "$PY_IMAGE" "$RD_IMAGE" "" "$(prometheus_image yes)" ;;
   local)
     build_local_base; build_wheelhouse
-    write_env "$LOCAL_BASE" "$LOCAL_BASE" "--no-index --find-links=/wheels" ;;
+    write_env "$LOCAL_BASE" "$LOCAL_BASE" "--no-index --find-links=/wheels" "$(prometheus_image no)" ;;
   auto)
     if try_official; then
-      write_env "$PY_IMAGE" "$RD_IMAGE" ""
+      write_env "$PY_IMAGE" "$RD_IMAGE" "" "$(prometheus_image yes)"
     else
       say "no registry: building everything locally instead (air-gapped path)"
       build_local_base; build_wheelhouse
-      write_env "$LOCAL_BASE" "$LOCAL_BASE" "--no-index --find-links=/wheels"
+      write_env "$LOCAL_BASE" "$LOCAL_BASE" "--no-index --find-links=/wheels" "$(prometheus_image no)"
     fi ;;
   *) say "IMGQUEUE_IMAGES must be auto, official or local"; exit 2 ;;
 esac

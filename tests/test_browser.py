@@ -62,7 +62,7 @@ def test_dashboard_upload_goes_live_to_done(stack: LocalStack, browser_page, tmp
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(stack.url + "/", wait_until="domcontentloaded")
-    until(page, "document.getElementById('conn').textContent === 'live'", 20)
+    until(page, "document.getElementById('conn').textContent === 'live'", 60)  # a loaded machine starts Chromium slowly
     until(page, "document.getElementById('c-workers').textContent === '2'", 30)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
@@ -122,7 +122,7 @@ def test_dashboard_asks_for_a_token_then_shows_the_callers_jobs_live(local: Loca
     until(page, "document.getElementById('login-msg').textContent.includes('refused')", 20)
     page.fill("#token", acme)
     page.click("#login-form button")
-    until(page, "document.getElementById('conn').textContent === 'live'", 20)
+    until(page, "document.getElementById('conn').textContent === 'live'", 60)  # a loaded machine starts Chromium slowly
     assert page.inner_text("#who") == "acme · client"
     assert page.is_hidden("#workers-panel") and page.is_hidden(".cards"), "queue-wide panels are for admins"
     images = generate(tmp_path / "upload", 2, seed=22, max_side=700)
@@ -150,7 +150,7 @@ def test_dashboard_shows_a_jobs_webhook_attempts_and_redelivers_a_dead_one(local
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(local.url + "/", wait_until="domcontentloaded")
-    until(page, "document.getElementById('conn').textContent === 'live'", 20)
+    until(page, "document.getElementById('conn').textContent === 'live'", 60)  # a loaded machine starts Chromium slowly
     with receiving(Receiver(answers=[500] * 50)) as receiver:
         local.client.submit(generate(Path(local.settings.upload_dir).parent / "hook", 1, seed=5)[0], 80, 60,
                             callback_url=receiver.url)
@@ -219,3 +219,59 @@ def test_the_api_reference_takes_a_token_in_its_authorize_box_and_keeps_it_in_th
     stored = page.evaluate("JSON.stringify([Object.values(localStorage), Object.values(sessionStorage)])")
     assert token not in stored and token not in page.evaluate("document.cookie"), "the token stays in memory"
     page.screenshot(path=str(RESULTS / "docs-token.png"), full_page=False)
+
+
+def _sample(t: float, done: int, failed: int, normal: int, fast: int, slow: int) -> dict[str, object]:
+    """A history sample as the workers write it: cumulative counts, depth, the upload-to-done histogram."""
+    latency = [[1.0, fast], [5.0, fast], [30.0, fast + slow], [float("inf"), fast + slow]]
+    return {"t": t, "done": done, "failed": failed, "cancelled": 0, "reasons": {"corrupt_image": failed},
+            "depth": {"high": 0, "normal": normal, "low": 0}, "latency": latency}
+
+
+@pytest.mark.timeout(180)
+def test_the_charts_show_the_history_and_an_operator_retries_a_failed_job_and_cancels_one(  # type: ignore[no-untyped-def]
+        local: LocalStack, browser_page, tmp_path: Path) -> None:
+    from helpers import claim, finish
+    from imgqueue.job import JobStatus
+    from imgqueue.store import Store
+
+    local.start_api()
+    store = Store.from_settings(local.settings)
+    now = time.time()
+    for sample in (_sample(now - 150, 0, 0, 5, 0, 0), _sample(now - 90, 60, 6, 12, 50, 10),
+                   _sample(now - 30, 180, 6, 3, 170, 10)):
+        store.history.record(sample, 100)
+    image = generate(tmp_path / "in", 1, seed=9, max_side=300)[0]
+    failed_id = local.client.submit(image, 80, 60)["jobId"]
+    held = claim(store, "operator-test")
+    assert held is not None and held.id == failed_id
+    finish(store, "operator-test", failed_id, JobStatus.FAILED, {"error_code": "corrupt_image",
+                                                                "error": "the image could not be decoded"})
+    later_id = local.client.submit(image, 40, 30, delay=300)["jobId"]
+
+    page = browser_page
+    page.goto(local.url + "/", wait_until="domcontentloaded")
+    until(page, "window.imgqueueCharts?.ended?.data[0].length === 2", 20)
+    ended = page.evaluate("window.imgqueueCharts.ended.data")
+    assert ended[1] == [60, 120] and ended[2] == [6, 0], ended  # done and failed per minute, between samples
+    latency = page.evaluate("window.imgqueueCharts.latency.data")
+    # p50 and p95 from the histogram's buckets between samples, as Prometheus' histogram_quantile does
+    assert latency[1] == pytest.approx([0.6, 0.5]) and latency[2] == pytest.approx([22.5, 0.95]), latency
+    assert page.evaluate("window.imgqueueCharts.depth.data[2]") == [12, 3]
+    assert page.evaluate("window.imgqueueCharts.reasons.series.map((s) => s.label)")[1:] == ["corrupt_image"]
+
+    until(page, f"document.querySelector('#failed tr[data-id=\"{failed_id}\"] .retry') !== null", 20)
+    local.start_workers(1)
+    page.click(f"#failed tr[data-id='{failed_id}'] .retry")
+    until(page, f"document.querySelector('.job[data-id=\"{failed_id}\"]')?.dataset.status === 'done'", 30)
+    until(page, f"document.querySelector('#failed tr[data-id=\"{failed_id}\"]') === null", 10)
+    page.click(f".job[data-id='{later_id}'] .cancel")
+    until(page, f"document.querySelector('.job[data-id=\"{later_id}\"]')?.dataset.status === 'cancelled'", 20)
+    page.fill("#search", failed_id)
+    page.click("#search-form button")
+    page.fill("#search", "0" * 32)
+    page.click("#search-form button")
+    until(page, "document.getElementById('search-msg').textContent.startsWith('No job')", 10)
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "dashboard-operators.png"), full_page=True)
+    store.close()

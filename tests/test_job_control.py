@@ -304,7 +304,7 @@ def test_a_processing_job_reports_its_progress(store: Store, local: LocalStack, 
                 seen.append(json.loads(message["data"]))
     finally:
         events.close()
-    progress = [e["progress"] for e in seen if e["id"] == job.id and "progress" in e]
+    progress = [e["progress"] for e in seen if e.get("id") == job.id and "progress" in e]
     assert progress == [{"done": 0, "total": 1}], seen
     assert store.jobs.get(job.id).progress == '{"done":0,"total":1}'
 

@@ -132,9 +132,10 @@ class Client:
             found += list(self._json("GET", "/jobs", params={"ids": chunk, "limit": str(_BATCH)})["jobs"])
         return found
 
-    def list_jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """The caller's newest jobs (an admin's: everyone's), optionally in one status."""
-        params = {"limit": str(limit), **({"status": status} if status else {})}
+    def list_jobs(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The caller's newest jobs (an admin's: everyone's, or ``tenant``'s), optionally in one status."""
+        params = {"limit": str(limit), **({"status": status} if status else {}),
+                  **({"tenant": tenant} if tenant is not None else {})}
         return list(self._json("GET", "/jobs", params=params)["jobs"])
 
     # --- operators ---------------------------------------------------------------------------------
@@ -142,6 +143,11 @@ class Client:
     def stats(self) -> dict[str, Any]:
         """Counters, jobs per status and the worker registry (admins)."""
         return self._json("GET", "/stats")
+
+    def history(self, window: int = 3600) -> list[dict[str, Any]]:
+        """The charts' points over the last ``window`` seconds (admins): per minute, jobs done, failed and
+        cancelled, failures by reason, p50/p95 from upload to done, queue depth by priority."""
+        return list(self._json("GET", "/stats/history", params={"window": str(window)})["points"])
 
     def scaling(self) -> dict[str, Any]:
         """The backlog an autoscaler scales workers on (admin or metrics token)."""

@@ -72,6 +72,10 @@ COMPOSE_VARIABLES = (
     _compose("REDIS_IMAGE", "redis:7-alpine", "Redis image (`make images` writes it into .env)"),
     _compose("PIP_INSTALL_ARGS", "", "extra pip arguments in the image build (`make images` writes them into .env)"),
     _compose("IMGQUEUE_ENV_FILE", ".env", "the env file compose hands to the services"),
+    _compose("PROMETHEUS_IMAGE", "prom/prometheus:v2.53.0", "base of the bundled Prometheus (`make up MONITORING=1`; "
+             "`make images` writes it into .env: Debian's package where no registry is reachable)"),
+    _compose("PROMETHEUS_BIND", "127.0.0.1", "interface the bundled Prometheus is published on"),
+    _compose("PROMETHEUS_PORT", "9090", "port the bundled Prometheus is published on"),
 )
 
 

@@ -203,6 +203,11 @@ class Keys:
         return f"{PREFIX}:{self.queue}:hist:processing"
 
     @property
+    def history(self) -> str:
+        """List of the queue's samples for the dashboard's charts (JSON), newest first, bounded."""
+        return f"{PREFIX}:{self.queue}:history"
+
+    @property
     def latency(self) -> str:
         """Hash: histogram of seconds from upload to done."""
         return f"{PREFIX}:{self.queue}:hist:latency"

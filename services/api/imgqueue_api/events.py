@@ -110,9 +110,12 @@ def all_events() -> Response:
     opening = [sse("summary", summary_of(st.store))] if want_summary else []
 
     def wanted(event: dict[str, Any]) -> bool:
-        if event.get("type") == "summary":
+        kind = event.get("type")
+        if kind == "summary":
             return want_summary
-        if event.get("type") not in ("job", "batch", "webhook"):  # those are their tenant's, as its jobs
+        if kind == "sample":  # a new point of the charts: queue-wide, for admins' unnarrowed streams
+            return who.admin and not (ids or batch)
+        if kind not in ("job", "batch", "webhook"):  # those are their tenant's, as its jobs
             return True
         if not (who.admin or event.get("tenant", "") == who.tenant):
             return False

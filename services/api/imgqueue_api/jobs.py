@@ -4,11 +4,12 @@ own tenant's jobs only: any other id is answered as unknown (404), never as forb
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from imgqueue import public
+from imgqueue import charts, public
 from imgqueue.errors import JobNotFound
 from imgqueue.job import Job, JobStatus
 
@@ -19,6 +20,8 @@ from .owned import is_job_id, job_id_or_404, owned_job
 bp = Blueprint("jobs", __name__)
 
 MAX_LIST = 1000
+HISTORY_WINDOW = 3600  # the charts' default: the last hour
+MAX_HISTORY_WINDOW = 7 * 86400
 DEFAULT_LIST = 50
 PRIVATE_CACHE = "private, max-age=300"
 
@@ -75,7 +78,8 @@ def list_jobs() -> Response:
         jobs = [j for j in jobs_store.get_many(ids)
                 if auth.may_see(j.tenant) and (status is None or j.status is status)]
     else:
-        jobs = jobs_store.newest(status, limit, tenant=None if who.admin else who.tenant)
+        # an admin may narrow the list to one tenant ('' is open mode's); a client sees its own anyway
+        jobs = jobs_store.newest(status, limit, tenant=request.args.get("tenant") if who.admin else who.tenant)
     return jsonify(count=len(jobs), jobs=[view(j) for j in jobs])
 
 
@@ -85,6 +89,19 @@ def stats() -> Response:
     store = state.get().store
     workers = store.workers.all()
     return jsonify(queue=store.keys.queue, counts=store.counters.stats(workers), workers=workers)
+
+
+@bp.get("/stats/history")
+@auth.allow("admin")
+def history() -> Response:
+    """The charts' points over the last ``window`` seconds (default an hour; at most what is kept): per
+    minute, jobs done, failed and cancelled, failures by reason, p50 and p95 from upload to done, and the
+    queue depth by priority."""
+    raw = request.args.get("window", "").strip() or str(HISTORY_WINDOW)
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10 and 60 <= int(raw) <= MAX_HISTORY_WINDOW):
+        raise ApiError("invalid_parameter", f"window must be whole seconds from 60 to {MAX_HISTORY_WINDOW}")
+    samples = state.get().store.history.since(time.time() - int(raw))
+    return jsonify(window=int(raw), points=charts.points(samples))
 
 
 @bp.get("/me")

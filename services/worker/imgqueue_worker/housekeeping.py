@@ -8,6 +8,7 @@
 * The sweep, every SWEEP_INTERVAL, by one process of the fleet: outputs past OUTPUT_TTL, uploads a crash
   left behind (older than JOB_TTL: their job is gone); then the bytes-stored counters are set to what it
   counted, correcting any drift.
+* A sample of the counters for the dashboard's charts, every HISTORY_INTERVAL, by one process of the fleet.
 
 It also notices that the supervisor is gone, and stops the process."""
 
@@ -26,7 +27,7 @@ from imgqueue.store import FULL, UNAVAILABLE, Store
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
-RECOVERY, SWEEP = "recover", "sweep"
+RECOVERY, SWEEP, HISTORY = "recover", "sweep", "history"
 # Failures that pass: the next turn of the loop tries again.
 PASSING: tuple[type[Exception], ...] = (*UNAVAILABLE, FULL, StorageError)
 
@@ -41,8 +42,9 @@ class Housekeeper(threading.Thread):
         store = Store.from_settings(self.settings, self.settings.policy)
         s = self.settings
         chores: list[tuple[Callable[[Store], None], float]] = [
-            (self.beat, s.heartbeat_interval), (self.recover, s.recovery_interval), (self.sweep, s.sweep_interval)]
-        due = [0.0, 0.0, time.monotonic() + min(60.0, s.sweep_interval)]
+            (self.beat, s.heartbeat_interval), (self.recover, s.recovery_interval), (self.sweep, s.sweep_interval),
+            (self.sample, s.history_interval)]
+        due = [0.0, 0.0, time.monotonic() + min(60.0, s.sweep_interval), 0.0]
         tick = min(s.heartbeat_interval, s.recovery_interval)
         first = True
         while not self.stopping.wait(0 if first else tick):
@@ -72,6 +74,11 @@ class Housekeeper(threading.Thread):
                         ",".join(found.requeued) or "-", ",".join(found.failed) or "-")
         if found.promoted:
             log.info("worker=%s moved %d due jobs to their queue", self.worker_id, found.promoted)
+
+    def sample(self, store: Store) -> None:
+        if not store.chores.claim(HISTORY, self.settings.history_interval * 0.9):
+            return  # another process took this one
+        store.history.record(store.history.take(store.counters, time.time()), self.settings.history_length)
 
     def sweep(self, store: Store) -> None:
         if not store.chores.claim(SWEEP, self.settings.sweep_interval * 0.9):

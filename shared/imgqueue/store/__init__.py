@@ -12,7 +12,8 @@
   processes), ``idempotency`` (what a request with an Idempotency-Key made), ``events`` (the transitions
   channel), ``counters`` (what the API reports);
 * ``outbox`` (webhook messages, written by the scripts that end jobs, claimed by dispatchers), ``endpoints``
-  (tenants' webhook URLs and secrets), ``batches`` (jobs announced together, counted as they end).
+  (tenants' webhook URLs and secrets), ``batches`` (jobs announced together, counted as they end),
+  ``history`` (samples of the counters for the dashboard's charts).
 
 Key names come from ``keys.py``, statuses from ``status.py``; nothing else in imgqueue touches Redis.
 """
@@ -33,6 +34,7 @@ from .counters import Counters
 from .endpoints import Endpoints
 from .events import Events, EventSubscription
 from .histogram import Histogram
+from .history import History
 from .idempotency import IdempotencyStore, Remembered, Seen
 from .jobs import Changed, JobStore
 from .outbox import Message, Outbox
@@ -74,6 +76,7 @@ class Store:
         self.outbox = Outbox(**parts)
         self.endpoints = Endpoints(**parts)
         self.batches = Batches(**parts)
+        self.history = History(**parts)
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: Policy | None = None) -> Store:

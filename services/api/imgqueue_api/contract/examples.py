@@ -136,3 +136,8 @@ def webhook(event: str) -> dict[str, Any]:
     data = job(status)
     data["resultUrl"] = f"/jobs/{JOB_ID}/result"
     return {"type": event, "timestamp": stamp, "data": data}
+
+
+def history_point() -> dict[str, Any]:
+    return {"t": T0 + 60, "done": 42.0, "failed": 1.0, "cancelled": 0.0, "reasons": {"corrupt_image": 1.0},
+            "p50": 1.8, "p95": 4.6, "depth": {"high": 0, "normal": 12, "low": 3}}

@@ -11,7 +11,8 @@ from imgqueue.status import Priority
 
 from ..events import MAX_IDS
 from ..idempotency import HEADER, MAX_KEY
-from ..jobs import DEFAULT_LIST, MAX_LIST
+from ..jobs import DEFAULT_LIST, MAX_HISTORY_WINDOW, MAX_LIST
+from ..jobs import HISTORY_WINDOW as DEFAULT_HISTORY_WINDOW
 from .model import Schema, ref
 
 _ASCII = "whole numbers in ASCII digits only (no other script's digits, no `+`, `_` or exponent)"
@@ -115,6 +116,15 @@ LIST_STATUS: Schema = {"name": "status", "in": "query", "description": "only job
 
 LIST_IDS: Schema = {"name": "ids", "in": "query", "description": "only these jobs (comma-separated ids)",
                     "schema": {"type": "string"}}
+
+HISTORY_WINDOW: Schema = {
+    "name": "window", "in": "query", "description": f"seconds back from now (60-{MAX_HISTORY_WINDOW}, default "
+                                                    f"{DEFAULT_HISTORY_WINDOW}); empty: as if absent",
+    "schema": {"anyOf": [{"type": "integer", "minimum": 60, "maximum": MAX_HISTORY_WINDOW},
+                         {"const": ""}]}}
+LIST_TENANT: Schema = {"name": "tenant", "in": "query", "description": "admins: only this tenant's jobs (a "
+                                                                      "client token sees its own anyway)",
+                       "schema": {"type": "string"}}
 
 STREAM_IDS: Schema = {"name": "ids", "in": "query",
                       "description": f"only these job ids (comma-separated, at most {MAX_IDS})",

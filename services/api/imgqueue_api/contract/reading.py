@@ -5,7 +5,7 @@ from __future__ import annotations
 from imgqueue.status import JobStatus
 
 from . import examples as ex
-from .fields import JOB_ID, LINK_PARAMS, LIST_IDS, LIST_LIMIT, LIST_STATUS, VARIANT_NAME
+from .fields import JOB_ID, LINK_PARAMS, LIST_IDS, LIST_LIMIT, LIST_STATUS, LIST_TENANT, VARIANT_NAME
 from .model import Ok, Operation, ref
 
 _JOB = {"job_id": ex.JOB_ID}
@@ -32,7 +32,7 @@ LIST_JOBS = Operation(
     description="The newest jobs of the caller's tenant (an admin's: of every tenant), optionally in one status, "
                 "or the records of the given ids (unknown or expired ids are left out).",
     ok=Ok(200, "jobs", ref("JobList"), {"count": 1, "jobs": [ex.job()]}),
-    errors=("invalid_parameter",), params=(LIST_LIMIT, LIST_STATUS, LIST_IDS),
+    errors=("invalid_parameter",), params=(LIST_LIMIT, LIST_STATUS, LIST_IDS, LIST_TENANT),
     python='client.list_jobs(status="failed", limit=20)', curl=("-G", "-d status=failed", "-d limit=20"))
 
 JOB_RESULT = Operation(

@@ -135,6 +135,14 @@ def schemas() -> dict[str, Schema]:
                            "transition, a batch's completion, a webhook delivery's state, a summary, or {} for "
                            "resync, overflow, revoked and stop)"},
         "BatchRecord": _batch(),
+        "History": _complete(window=_INT, points={"type": "array", "items": _complete(
+            t=_described(_NUM, "when the sample was taken (Unix seconds)"),
+            done=_described(_NUM, "jobs done per minute since the sample before"), failed=_NUM, cancelled=_NUM,
+            reasons={"type": "object", "additionalProperties": _NUM, "description": "failures per minute by "
+                                                                                      "reason"},
+            p50={"type": ["number", "null"], "description": "seconds from upload to done (null: none done)"},
+            p95={"type": ["number", "null"]},
+            depth={"type": "object", "additionalProperties": _INT, "description": "jobs queued by priority"})}),
         "Delivery": _complete(
             id=_described(_STR, "the message's id: the `webhook-id` header of every attempt"),
             event={"type": "string", "enum": [*EVENTS.values(), BATCH_COMPLETED]},

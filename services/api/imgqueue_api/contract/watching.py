@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import examples as ex
-from .fields import JOB_ID, STREAM_BATCH, STREAM_IDS, STREAM_SUMMARY, TICKET
+from .fields import HISTORY_WINDOW, JOB_ID, STREAM_BATCH, STREAM_IDS, STREAM_SUMMARY, TICKET
 from .model import Ok, Operation, ref
 
 _STREAM = ("Server-sent events (`text/event-stream`), for EventSource or any HTTP client: a `job` event per "
@@ -47,6 +47,16 @@ STATS = Operation(
     ok=Ok(200, "the counters", ref("Stats"), {"queue": "image_jobs", "counts": ex.counts(), "workers": [ex.WORKER]}),
     python="client.stats()")
 
+HISTORY = Operation(
+    endpoint="jobs.history", id="history", tag="admin", summary="The charts' points: the queue over time",
+    description="One point per sample the workers keep (HISTORY_INTERVAL apart, HISTORY_LENGTH of them): jobs "
+                "done, failed and cancelled per minute, failures by reason, the p50 and p95 time from upload to "
+                "done of the jobs done since the sample before, and the queue depth by priority. `window`: the "
+                "last seconds wanted (60 to a week; default an hour).",
+    ok=Ok(200, "the points, oldest first", ref("History"), {"window": 3600, "points": [ex.history_point()]}),
+    errors=("invalid_parameter",), params=(HISTORY_WINDOW,), python="client.history(window=3600)",
+    curl=("-G", "-d window=3600"))
+
 METRICS = Operation(
     endpoint="metrics.metrics", id="metrics", tag="admin", summary="Prometheus metrics",
     description="Queue depth by priority, jobs by outcome, processing and queue-wait histograms, workers alive, "
@@ -80,4 +90,4 @@ READYZ = Operation(
     description="Readiness: Redis answers. A load balancer sends uploads only to a ready instance.",
     ok=Ok(200, "ready", ref("Health"), {"status": "ready"}), python="client.ready()")
 
-OPERATIONS = (JOB_EVENTS, EVENTS, TICKET_OP, STATS, METRICS, SCALING, ME, HEALTHZ, READYZ)
+OPERATIONS = (JOB_EVENTS, EVENTS, TICKET_OP, STATS, HISTORY, METRICS, SCALING, ME, HEALTHZ, READYZ)

@@ -1,11 +1,12 @@
-// imgqueue dashboard: live from GET /events (server-sent events); no build step, no external files.
+// imgqueue dashboard: live from GET /events (server-sent events); no build step, no external files (uPlot is
+// vendored, see operators.js, which adds the charts and the operators' actions).
 // With AUTH_MODE=token it asks for a token once and keeps it for the tab (sessionStorage); every fetch
 // sends it as a Bearer header, and the event stream opens with a short-lived ticket (EventSource cannot
 // send headers). Thumbnails use each job's signed resultUrl.
 "use strict";
 
 const MAX_JOBS = 60;          // cards kept on the page
-const WINDOW_S = 300;         // throughput chart: the last 5 minutes
+const WINDOW_S = 300;         // throughput card: the last 5 minutes
 const jobs = new Map();       // id -> record (as GET /jobs/<id> returns it, updated by events)
 const samples = [];           // [time (s), done counter] from summaries, for the throughput chart
 let dirty = false;
@@ -69,6 +70,7 @@ async function fetchJob(id) {
 
 function onJobEvent(event) {
   const known = jobs.get(event.id);
+  if (event.status === STATUS.FAILED || (known && known.status === STATUS.FAILED)) refreshFailed();
   if (!known) {
     jobs.set(event.id, { id: event.id, status: event.status, updated_at: event.ts, filename: "" });
     fetchJob(event.id);
@@ -118,6 +120,8 @@ function jobCard(job) {
   meta.append(line);
   if (job.status === STATUS.FAILED && job.error) meta.append(el("div", "reason", job.error));
   if (job.webhook) meta.append(webhookDetails(job));
+  const action = actionsFor(job);
+  if (action) meta.append(action);
   card.append(thumb, meta);
   if (job.status === STATUS.DONE && job.variants && job.variants.length) card.append(outputsRow(job));
   return card;
@@ -184,13 +188,6 @@ function renderJobs() {
   }
   box.replaceChildren(fragment);
   $("no-jobs").hidden = list.length > 0;
-  const failures = list.filter((j) => j.status === STATUS.FAILED).slice(0, 10);
-  $("failures-panel").hidden = failures.length === 0;
-  $("failures").replaceChildren(...failures.map((j) => {
-    const li = el("li");
-    li.append(el("b", "", j.filename || j.id.slice(0, 12)), ": ", el("span", "reason", j.error || j.error_code || STATUS.FAILED));
-    return li;
-  }));
 }
 
 // --- queue, workers, throughput ---------------------------------------------------------------------
@@ -208,7 +205,7 @@ function onSummary(summary) {
   samples.push([summary.ts, (c.done || 0) + (c.failed || 0)]);
   while (samples.length > 2 && samples[0][0] < summary.ts - WINDOW_S) samples.shift();
   renderWorkers(summary.workers || []);
-  drawChart();
+  drawThroughput();
 }
 
 function renderWorkers(workers) {
@@ -225,33 +222,26 @@ function renderWorkers(workers) {
   $("no-workers").hidden = workers.length > 0;
 }
 
-function drawChart() {
-  const canvas = $("chart");
-  const ctx = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height;
-  ctx.clearRect(0, 0, w, h);
+// The throughput card: jobs ended per second over the last 5 minutes, from the summaries (uPlot).
+let spark = null;
+function drawThroughput() {
   if (samples.length < 2) return;
-  const rates = [];
+  const times = [], rates = [];
   for (let i = 1; i < samples.length; i++) {
     const dt = samples[i][0] - samples[i - 1][0];
-    rates.push([samples[i][0], dt > 0 ? Math.max(0, samples[i][1] - samples[i - 1][1]) / dt : 0]);
+    times.push(samples[i][0]);
+    rates.push(dt > 0 ? Math.max(0, samples[i][1] - samples[i - 1][1]) / dt : 0);
   }
-  const recent = rates.filter(([t]) => t > rates[rates.length - 1][0] - 30);
-  const now = recent.reduce((s, [, r]) => s + r, 0) / Math.max(1, recent.length);
-  $("c-rate").textContent = now.toFixed(1);
-  const peak = Math.max(1, ...rates.map(([, r]) => r));
-  const t1 = rates[rates.length - 1][0], t0 = t1 - WINDOW_S;
-  ctx.beginPath();
-  rates.forEach(([t, r], i) => {
-    const x = ((t - t0) / WINDOW_S) * w, y = h - 2 - (r / peak) * (h - 6);
-    i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-  });
-  ctx.strokeStyle = "#2563eb";
-  ctx.lineWidth = 2;
-  ctx.stroke();
-  ctx.lineTo(w, h); ctx.lineTo(((rates[0][0] - t0) / WINDOW_S) * w, h); ctx.closePath();
-  ctx.fillStyle = "rgba(37, 99, 235, 0.12)";
-  ctx.fill();
+  const recent = rates.slice(-15);
+  $("c-rate").textContent = (recent.reduce((s, r) => s + r, 0) / recent.length).toFixed(1);
+  const data = [times, rates];
+  if (!spark) {
+    spark = new uPlot({ width: 360, height: 60, legend: { show: false }, cursor: { show: false },
+      scales: { x: { time: true } }, axes: [{ show: false }, { show: false }],
+      series: [{}, { stroke: "#2563eb", fill: "rgba(37, 99, 235, 0.12)", width: 2 }] }, data, $("chart"));
+  } else {
+    spark.setData(data);
+  }
 }
 
 function schedule() {
@@ -279,11 +269,12 @@ async function connect() {
   source.addEventListener("summary", (e) => onSummary(JSON.parse(e.data)));
   source.addEventListener("job", (e) => onJobEvent(JSON.parse(e.data)));
   source.addEventListener("webhook", (e) => onWebhookEvent(JSON.parse(e.data)));
+  source.addEventListener("sample", () => loadHistory());
   source.addEventListener("resync", () => loadRecent());
 }
 
-async function loadRecent() {
-  const resp = await api("/jobs?limit=40");
+async function loadRecent(query = "") {
+  const resp = await api(`/jobs?limit=40${query}`);
   if (!resp.ok) return;
   for (const record of (await resp.json()).jobs) {
     const known = jobs.get(record.id);
@@ -336,6 +327,7 @@ function setupUpload() {
 async function start() {
   if (!(await signIn())) return;
   loadRecent();
+  setupOperators();
   connect();
 }
 
