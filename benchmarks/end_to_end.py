@@ -42,10 +42,11 @@ class Contender:
     upload_url: str
     redis_url: str
     parts: dict[str, list[int]] = field(default_factory=dict)  # api, redis, workers -> their root pids
+    raw: bool = False  # imgqueue's PUT /upload (the image as the body) rather than the multipart form
 
 
-def _upload(client: Client, photo: Photo) -> str:
-    accepted = client.submit(photo.data, 300, 300, filename=photo.path.name, fit="cover", quality=80)
+def _upload(client: Client, photo: Photo, raw: bool = False) -> str:
+    accepted = client.submit(photo.data, 300, 300, filename=photo.path.name, fit="cover", quality=80, raw=raw)
     return str(accepted["jobId"])
 
 
@@ -57,7 +58,7 @@ def measure(target: Contender, batch: list[Photo], timeout: float = 600) -> dict
         before = cpu.snapshot(target.parts)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:
-            ids = list(pool.map(lambda p: _upload(client, p), batch))
+            ids = list(pool.map(lambda p: _upload(client, p, target.raw), batch))
         failed = wait_ended(target, ids, timeout)
         seconds = time.perf_counter() - t0
         spent = cpu.per_image(before, cpu.snapshot(target.parts), len(batch))
@@ -123,7 +124,8 @@ def run(photos: list[Photo], copies: int, rounds: int, layouts: bool) -> dict[st
         folder, results["sharp_unavailable"] = None, str(exc)
     with ExitStack() as exits:
         default = _imgqueue(exits.enter_context(bench_stack()), f"imgqueue (default: {cpus} processes)", 0)
-        contenders = [default]
+        raw = Contender(f"{default.name}, PUT /upload", default.upload_url, default.redis_url, default.parts, True)
+        contenders = [default, raw]
         if cpus != 2:
             contenders.append(_imgqueue(exits.enter_context(bench_stack()), "imgqueue x2", 2))
         if folder is not None:

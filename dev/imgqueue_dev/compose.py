@@ -87,7 +87,7 @@ class ComposeStack:
         rows = [json.loads(line) for line in out.splitlines() if line.strip()]
         return [r for r in rows if r.get("State") == "running"]
 
-    def upload(self, path: Path, deadline: Deadline, **form: str) -> str | None:
+    def upload(self, path: Path, deadline: Deadline, **form: Any) -> str | None:
         """Upload until the API acknowledges (202) or the deadline passes; None if refused for good."""
         while not deadline.passed:
             try:

@@ -117,6 +117,28 @@ def form_files(client: str, *fields: str) -> list[FileStorage]:
     return files
 
 
+def raw_file(client: str, filename: str) -> FileStorage:
+    """The body itself as the one uploaded file (``PUT /upload``): read in large blocks within
+    BODY_READ_TIMEOUT, by one of the client's slots, capped at MAX_UPLOAD_BYTES as it streams in."""
+    st = state.get()
+    seconds = st.settings.body_read_timeout
+    late = ApiError("body_timeout", f"the request body did not arrive within {seconds:g} s")
+    spool = CappedFile(st.settings.max_upload_bytes, filename)
+    with st.body_slots.hold(client), greenlets.deadline(seconds, late):
+        try:
+            while block := request.stream.read(BODY_BLOCK_BYTES):
+                spool.write(block)
+        finally:
+            g.body_read = True
+    spool.seek(0)
+    return FileStorage(stream=spool, filename=filename, content_type=request.mimetype)
+
+
+def upload_fields() -> Any:
+    """What an upload asks for: the form's fields, or for a raw body (``PUT /upload``) the query string's."""
+    return request.args if request.method == "PUT" else request.form
+
+
 def _too_large() -> ApiError:
     settings = state.get().settings
     counter = g.get("body_counter")

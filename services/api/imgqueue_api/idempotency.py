@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from imgqueue.store import Seen
 
-from . import admission, intake, state
+from . import admission, bodies, intake, state
 from .errors import ApiError
 
 HEADER = "Idempotency-Key"
@@ -63,7 +63,7 @@ def _first(make: Callable[[], Answer], owner: str, key: str, fingerprint: str) -
 def _fingerprint(files: list[FileStorage]) -> str:
     """What the request asks: its route, its fields, its files' names and bytes."""
     digest = hashlib.sha256(request.path.encode())
-    for name, value in sorted(request.form.items(multi=True)):
+    for name, value in sorted(bodies.upload_fields().items(multi=True)):
         digest.update(f"\n{name}={value}".encode())
     for file in files:
         digest.update(f"\n{file.name}:{file.filename}:{intake.full_digest(file.stream)}".encode())

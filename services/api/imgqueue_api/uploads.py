@@ -1,5 +1,6 @@
 """Uploads. The demo's contract: ``POST /upload`` (field ``image``, ``width``, ``height``) answers
-``202 {"jobId", "status": "queued", "statusUrl"}``. ``POST /jobs`` takes several files at once. Both take
+``202 {"jobId", "status": "queued", "statusUrl"}``. ``PUT /upload`` takes the image as the whole body (the
+options in the query string); ``POST /jobs`` takes several files at once. Both take
 the job options (``priority``, ``delay`` or ``runAt``, ``callbackUrl``, ``batch``) and an
 ``Idempotency-Key`` header.
 
@@ -43,6 +44,21 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     return _answer(files[:1], rate, lambda jobs: accepted_entry(jobs[0]))
 
 
+@bp.put("/upload")
+@auth.allow(*auth.TENANTS)
+@bodies.takes_uploads
+def upload_raw() -> tuple[Response, int, dict[str, str]]:
+    """One image as the whole body (``Content-Type: image/*`` or ``application/octet-stream``), its options in
+    the query string: no multipart form to parse, nothing copied twice. Answers as ``POST /upload``."""
+    admission.check_disk()
+    rate = admission.take_rate(1)
+    if not (request.mimetype.startswith("image/") or request.mimetype == "application/octet-stream"):
+        raise ApiError("invalid_body", "send the image itself as the body, with Content-Type image/* (or "
+                       "application/octet-stream), and its options in the query string")
+    name = str(request.args.get("filename") or "upload")[:200]
+    return _answer([bodies.raw_file(admission.client_key(), name)], rate, lambda jobs: accepted_entry(jobs[0]))
+
+
 @bp.post("/jobs")
 @auth.allow(*auth.TENANTS)
 @bodies.takes_uploads
@@ -71,8 +87,9 @@ def _answer(files: list[FileStorage], rate: dict[str, str],
 def _enqueue(files: list[FileStorage]) -> list[Job]:
     """Check every file, store those that need it, then queue them all in one step: all or nothing."""
     st = state.get()
-    options = parse_options(request.form, time.time(), st.settings.max_delay)
-    order, url = orders.read(request.form), callbacks.callback_url(request.form.get("callbackUrl"))
+    fields = bodies.upload_fields()
+    options = parse_options(fields, time.time(), st.settings.max_delay)
+    order, url = orders.read(fields), callbacks.callback_url(fields.get("callbackUrl"))
     req = intake.Request(order, options, _batch_for(len(files), url), url)
     accepted: list[Job] = []
     try:
@@ -111,7 +128,7 @@ def _discard(jobs: list[Job], batch: str, count: int) -> None:
     for job in jobs:
         if not job.duplicate_of:
             st.storage.delete(job.input_key)
-    if batch and request.form.get("batch"):
+    if batch and bodies.upload_fields().get("batch"):
         st.store.batches.release(batch, count)
     elif batch:
         st.store.batches.delete(batch)
@@ -121,7 +138,7 @@ def _batch_for(count: int, url: str) -> str:
     """The batch the files join: the one named (``batch``; room taken for them), or for several files
     without one, a batch of their own (expecting them all; told to ``url`` too when it completes)."""
     st = state.get()
-    named = str(request.form.get("batch") or "").strip()
+    named = str(bodies.upload_fields().get("batch") or "").strip()
     if named:
         batch = batches.owned_batch(named)
         if not st.store.batches.reserve(batch["id"], count):

@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--poll-interval", type=float, default=0.5)
     p.add_argument("--allow-failures", action="store_true", help="exit 0 if every job ended, done or failed")
     p.add_argument("--poll", action="store_true", help="poll job records instead of following /events")
+    p.add_argument("--raw", action="store_true", help="send each image as the whole body (PUT /upload, the options "
+                   "in the query string) instead of a multipart form")
     p.add_argument("--callback", action="store_true", help="receive every job's webhook (a built-in receiver) and "
                    "wait for them all; the API needs WEBHOOK_ALLOW_HTTP and WEBHOOK_ALLOW_PRIVATE for it")
     p.add_argument("--callback-host", default="127.0.0.1", help="where the receiver listens, as the API's "
@@ -152,7 +154,7 @@ def upload_all(client: Client, items: list[Tracked], args: argparse.Namespace, v
     sized = {} if args.preset else {"width": args.width, "height": args.height}  # a preset says every size
     form = {k: v for k, v in {**sized, "fit": args.fit, "format": args.format, "priority": args.priority,
                               "delay": args.delay, "variants": args.variants, "preset": args.preset,
-                              "placeholder": args.placeholder, "callback_url": callback}.items() if v}
+                              "placeholder": args.placeholder, "callback_url": callback, "raw": args.raw}.items() if v}
     print(f"uploading {len(items)} images to {client.url} ({args.concurrency} at a time)", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         futures = [pool.submit(upload, client, item, form) for item in items]

@@ -35,7 +35,7 @@ class Tracked:
         self.finished_at = self.finished_at or time.monotonic()
 
 
-def upload(client: Client, item: Tracked, form: dict[str, str]) -> None:
+def upload(client: Client, item: Tracked, form: dict[str, Any]) -> None:
     try:
         accepted = client.submit(item.path, **form)
     except ApiError as exc:

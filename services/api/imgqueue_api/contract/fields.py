@@ -96,6 +96,15 @@ def upload_form(file_field: str, many: bool) -> Schema:
             "properties": {file_field: files, **resize_fields(), **set_fields(), **scheduling_fields()}}
 
 
+def upload_query() -> tuple[Schema, ...]:
+    """The upload's fields as query parameters (``PUT /upload``, whose body is the image), and its name."""
+    fields = {**resize_fields(), **set_fields(), **scheduling_fields()}
+    params = [{"name": name, "in": "query", "schema": {k: v for k, v in schema.items() if k != "description"},
+               "description": schema.get("description", "")} for name, schema in fields.items()]
+    return (*params, {"name": "filename", "in": "query", "description": "the file's name, for display only",
+                      "schema": {"type": "string", "maxLength": 200}})
+
+
 IDEMPOTENCY_KEY: Schema = {
     "name": HEADER, "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
     "description": "makes a retried request safe: a second request with the same key (and the same body) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from imgqueue.status import JobStatus
 
 from . import examples as ex
-from .fields import IDEMPOTENCY_KEY, JOB_ID, upload_form
+from .fields import IDEMPOTENCY_KEY, JOB_ID, upload_form, upload_query
 from .model import Body, Ok, Operation, ref
 
 UPLOAD_REFUSALS = (
@@ -53,6 +53,22 @@ UPLOAD = Operation(
            'client.wait(srcset["jobId"])\nclient.download_set(srcset["jobId"], "renditions/")',
     curl=("-F image=@beach.jpg", "-F width=800", "-F height=600", "-F fit=inside", "-F format=webp"))
 
+UPLOAD_RAW = Operation(
+    endpoint="uploads.upload_raw", id="uploadRaw", tag="jobs", summary="Queue one image sent as the whole body",
+    description="The cheaper way in: the image itself is the body (`Content-Type: image/jpeg`, any `image/*`, or "
+                "`application/octet-stream`), and the options `POST /upload` takes as form fields go in the query "
+                "string (`?width=800&fit=inside`, `variants` URL-encoded). No multipart form is parsed and the "
+                "bytes are spooled once. The answer is `POST /upload`'s. " + _OPTIONS,
+    ok=Ok(202, "queued (or delayed, or done at once for an identical upload already done)", ref("Accepted"),
+          ex.accepted()),
+    also=(Ok(200, _REPLAY, ref("Accepted"), ex.accepted()),),
+    errors=UPLOAD_REFUSALS, params=(IDEMPOTENCY_KEY, *upload_query()),
+    body=Body({"type": "string", "format": "binary", "contentMediaType": "image/*"},
+              {"a photo": "(the image's bytes)"}, media="image/*"),
+    python='job = client.submit("beach.jpg", 800, 600, fit="inside", format="webp", raw=True)',
+    curl=("-H 'Content-Type: image/jpeg'", "--data-binary @beach.jpg"),
+    query_example="?width=800&height=600&fit=inside&format=webp")
+
 CREATE_JOBS = Operation(
     endpoint="uploads.create_jobs", id="createJobs", tag="jobs",
     summary="Queue several images with the same options: all or none",
@@ -89,4 +105,4 @@ RETRY = Operation(
     errors=("job_not_found", "not_retryable", "input_gone", "store_full", "storage_error"), params=(JOB_ID,),
     path_example={"job_id": ex.JOB_ID}, python=f'client.retry("{ex.JOB_ID}")')
 
-OPERATIONS = (UPLOAD, CREATE_JOBS, CANCEL, RETRY)
+OPERATIONS = (UPLOAD, UPLOAD_RAW, CREATE_JOBS, CANCEL, RETRY)

@@ -60,6 +60,7 @@ class Operation:
     python: str = ""  # the call with the Python client (``client.<method>(...)``), checked against its signature
     curl: tuple[str, ...] = ()  # curl's arguments beyond method, token and URL (-F image=@photo.jpg ...)
     path_example: dict[str, str] = field(default_factory=dict)  # path parameters in the samples
+    query_example: str = ""  # a query string in the curl sample's URL (?width=800...)
 
 
 def error_codes(op: Operation, access: Access) -> list[str]:

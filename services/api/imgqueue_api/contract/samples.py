@@ -22,7 +22,7 @@ def code_samples(op: Operation, method: str, path: str, access: Access) -> list[
 
 def curl(op: Operation, method: str, path: str, access: Access) -> str:
     """One option per line, as people write them: ``-F width=800``, ``-H "Idempotency-Key: ..."``."""
-    url = BASE + path.format(**op.path_example)
+    url = BASE + path.format(**op.path_example) + op.query_example
     lines = ["curl --fail-with-body" + ("" if method == "GET" else f" -X {method}")]
     if not access.public:
         lines.append('-H "Authorization: Bearer $IMGQUEUE_TOKEN"')

@@ -129,11 +129,12 @@ def schemas() -> dict[str, Schema]:
         "Health": _object(["status"], status=_STR),
         "ServerSentEvent": {
             **_object(["event", "data"], event={"type": "string", "enum": ["job", "batch", "webhook", "summary",
-                                                                           "resync", "overflow", "revoked", "stop"]},
+                                                                           "sample", "resync", "overflow", "revoked",
+                                                                           "stop"]},
                       data={"type": "string", "contentMediaType": "application/json"}, id=_STR, retry=_INT),
             "description": "one event of a stream: `event` names it; `data` is JSON (a job's record or "
-                           "transition, a batch's completion, a webhook delivery's state, a summary, or {} for "
-                           "resync, overflow, revoked and stop)"},
+                           "transition, a batch's completion, a webhook delivery's state, a summary, a new point "
+                           "of the charts (`sample`, admins), or {} for resync, overflow, revoked and stop)"},
         "BatchRecord": _batch(),
         "History": _complete(window=_INT, points={"type": "array", "items": _complete(
             t=_described(_NUM, "when the sample was taken (Unix seconds)"),
