@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ class Delivery:
 class Receiver:
     answers: list[int] = field(default_factory=list)  # statuses to answer, in turn; 200 after them
     location: str = ""  # with a 3xx answer: where it points
+    delay: float = 0.0  # seconds each answer takes (a slow receiver)
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most requests it held at once
     got: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -32,6 +36,12 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                with receiver.lock:
+                    receiver.in_flight -= 1
                     receiver.got.append(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     status = receiver.answers.pop(0) if receiver.answers else 200
                 self.send_response(status)

@@ -288,3 +288,27 @@ def test_the_tester_receives_and_verifies_every_jobs_webhook(local: LocalStack) 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "webhooks: 4 of 4 jobs told" in run.stdout and "0 refused" in run.stdout
     assert run.stderr.count("job.completed") >= 4 and "verified" in run.stderr
+
+
+def test_a_slow_receiver_holds_back_neither_jobs_nor_another_tenants_webhooks(local: LocalStack) -> None:
+    local.settings = local.settings.with_overrides(
+        auth_mode="token", api_tokens="acme:client:acme-token-0123456789ab,globex:client:globex-token-0123456789",
+        webhook_allow_http=True, webhook_allow_private=True, webhook_dispatchers=1, webhook_concurrency=4,
+        webhook_tenant_concurrency=2, webhook_timeout=20.0)
+    with receiving(Receiver(delay=4.0)) as slow, receiving() as quick:
+        for tenant, receiver in (("acme", slow), ("globex", quick)):
+            made = _admin(local.settings, "webhooks", "create", "--tenant", tenant, "--url", receiver.url)
+            assert made.returncode == 0, made.stderr
+        local.start_api()
+        local.start_workers(1)
+        acme, globex = local.client_with("acme-token-0123456789ab"), local.client_with("globex-token-0123456789")
+        slow_jobs = [acme.submit(image_bytes(60 + i, 40), 30, 20)["jobId"] for i in range(6)]
+        acme.wait_all(slow_jobs, timeout=30)  # jobs are not held by their webhooks
+        started = time.monotonic()
+        theirs = globex.submit(image_bytes(90, 60), 30, 20)["jobId"]
+        wait_for(lambda: len(quick.got) >= 1, 15, "the other tenant's webhook")
+        took = time.monotonic() - started
+        assert json.loads(quick.got[0].body)["data"]["id"] == theirs
+        assert took < 4.0, f"{took:.1f} s: the other tenant waited for the slow receiver"
+        wait_for(lambda: len(slow.got) >= 2, 15, "the slow receiver's first answers")
+        assert slow.most_in_flight == 2, "one tenant holds WEBHOOK_TENANT_CONCURRENCY deliveries at once, no more"
