@@ -159,11 +159,21 @@ def test_delivery_checks_the_address_again_and_follows_no_redirect(local: LocalS
 
 
 def test_open_mode_without_a_secret_refuses_callbacks(local: LocalStack) -> None:
+    local.settings = local.settings.with_overrides(webhook_allow_http=True, webhook_allow_private=True)
     local.start_api()
-    resp = requests.post(f"{local.url}/upload", files={"image": ("a.jpg", image_bytes(80, 60))},
-                         data={"callbackUrl": "https://example.com/hook"}, timeout=20)
-    assert resp.status_code == 400 and resp.json()["error"]["code"] in ("webhooks_not_configured",
-                                                                        "invalid_callback_url")
+    with receiving() as receiver:  # a URL that passes every check: only the missing secret refuses it
+        resp = requests.post(f"{local.url}/upload", files={"image": ("a.jpg", image_bytes(80, 60))},
+                             data={"callbackUrl": receiver.url}, timeout=20)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "webhooks_not_configured", resp.text
+
+
+def test_metadata_addresses_are_refused_even_where_private_ones_are_allowed() -> None:
+    policy = outbound.Policy(allow_http=True, allow_private=True)
+    assert outbound.resolve("http://127.0.0.1:9/x", policy).address == "127.0.0.1"
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/",
+                "http://[::ffff:169.254.169.254]/", "http://100.100.100.200/"):
+        with pytest.raises(outbound.Refused, match="metadata"):
+            outbound.resolve(url, policy)
 
 
 def test_a_tenant_endpoint_signs_and_a_rotated_secret_works_during_its_grace_only(local: LocalStack) -> None:
@@ -216,7 +226,10 @@ def test_a_batch_of_50_with_failures_completes_once_with_its_counts(local: Local
     assert len(completed) == 1
     data = completed[0]["data"]
     assert data["counts"] == {"cancelled": 0, "done": 47, "failed": 3} and data["ended"] == 50  # type: ignore[index]
-    assert client.batch(bid)["completedAt"] is not None
+    shown = client.batch(bid)
+    assert shown["completedAt"] is not None
+    assert data == {k: v for k, v in shown.items() if k not in ("batchUrl", "deliveries")}, \
+        "the webhook carries the batch as the API shows it"
     other = requests.get(f"{local.url}/batches/{'0' * 32}", timeout=10)
     assert other.status_code == 404 and other.json()["error"]["code"] == "batch_not_found"
 

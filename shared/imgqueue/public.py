@@ -1,5 +1,5 @@
-"""A job as its owner is shown it: the API's record (``GET /jobs/<id>``) and a webhook's ``data`` are both
-made here. ``link`` makes the URL of an output (the API signs it; a webhook names the plain route, since
+"""A job (or a batch) as its owner is shown it: the API's record (``GET /jobs/<id>``) and a webhook's ``data``
+are both made here. ``link`` makes the URL of an output (the API signs it; a webhook names the plain route, since
 a signed link could expire while a delivery is retried)."""
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ def record(job: Job, link: Link) -> dict[str, Any]:
     data["progress"] = json.loads(job.progress) if running else None  # outputs written of all, while it runs
     data.update(outputs(job, link))
     return data
+
+
+def batch(b: dict[str, Any]) -> dict[str, Any]:
+    """A batch (``store.batches.get``) as its owner is shown it: by the API, and in ``batch.completed``."""
+    return {"batchId": b["id"], "expected": b["expected"], "jobs": b["jobs"], "ended": b["ended"],
+            "counts": b["counts"], "callbackUrl": b["callback_url"] or None, "createdAt": b["created_at"],
+            "completedAt": b["completed_at"]}
 
 
 def for_owner(data: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Decoding an upload's header runs off the event loop (``greenlets.offload``): a s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import tempfile
@@ -30,13 +31,24 @@ def client_key() -> str:
     return f"t:{who.tenant}" if who.tenant else f"a:{request.remote_addr or '?'}"
 
 
+def free_space() -> dict[str, int]:
+    """Free bytes where uploads are kept (``uploads``: local storage only, an object store's space is its own
+    business) and in the temporary folder where bodies are spooled (by its path). /metrics reports them."""
+    out: dict[str, int] = {}
+    stored = state.get().storage.free_bytes()
+    if stored is not None:
+        out["uploads"] = stored
+    with contextlib.suppress(OSError):
+        out[tempfile.gettempdir()] = shutil.disk_usage(tempfile.gettempdir()).free
+    return out
+
+
 def check_disk() -> None:
     floor = state.get().settings.min_free_disk_bytes
     if floor <= 0:
         return
-    stored = state.get().storage.free_bytes()  # None: an object store, whose space is its own business
-    for free in (stored, shutil.disk_usage(tempfile.gettempdir()).free):
-        if free is not None and free < floor:
+    for free in free_space().values():
+        if free < floor:
             raise ApiError("insufficient_storage", "the server is short of disk space for uploads; try again later",
                            headers={"Retry-After": "60"})
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from imgqueue import public
 from imgqueue.job import new_job_id
 
 from . import auth, callbacks, state
@@ -83,7 +84,5 @@ def owned_batch(batch_id: str) -> dict[str, Any]:
 
 def shown(batch_id: str) -> dict[str, Any]:
     b = owned_batch(batch_id)
-    return {"batchId": b["id"], "expected": b["expected"], "jobs": b["jobs"], "ended": b["ended"],
-            "counts": b["counts"], "callbackUrl": b["callback_url"] or None, "createdAt": b["created_at"],
-            "completedAt": b["completed_at"], "batchUrl": url_for("batches.get_batch", batch_id=b["id"]),
+    return {**public.batch(b), "batchUrl": url_for("batches.get_batch", batch_id=b["id"]),
             "deliveries": [m.shown() for m in state.get().store.outbox.of(b["id"])]}

@@ -32,6 +32,4 @@ def callback_url(raw: object) -> str:
 
 def can_sign(tenant: str) -> bool:
     st = state.get()
-    if not tenant:
-        return bool(st.settings.webhook_secret)
-    return bool(st.store.endpoints.signing(tenant, time.time())[1])
+    return bool(st.store.endpoints.destination(tenant, st.settings.webhook_secret, time.time())[1])

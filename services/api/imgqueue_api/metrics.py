@@ -8,10 +8,7 @@ through prometheus_client's multiprocess mode.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -26,7 +23,7 @@ from imgqueue.status import Delivery, JobStatus, Priority
 from imgqueue.store import Histogram as QueueHistogram
 from imgqueue.store import Store
 
-from . import auth, state
+from . import admission, auth, state
 
 bp = Blueprint("metrics", __name__)
 
@@ -99,21 +96,9 @@ class RedisCollector(Collector):
         yield GaugeMetricFamily("imgqueue_redis_memory_max_bytes", "Redis' maxmemory (0: none)", value=most)
         disk = GaugeMetricFamily("imgqueue_disk_free_bytes", "Free bytes where uploads are kept (path "
                                  "'uploads', local storage) and where request bodies are spooled", labels=["path"])
-        for path, free in disk_free().items():
+        for path, free in admission.free_space().items():
             disk.add_metric([path], free)
         yield disk
-
-
-def disk_free() -> dict[str, int]:
-    """Free bytes where uploads are kept (``uploads``, local storage only: an object store's space is its own)
-    and in the temporary folder where request bodies are spooled (by its path)."""
-    out: dict[str, int] = {}
-    stored = state.get().storage.free_bytes()
-    if stored is not None:
-        out["uploads"] = stored
-    with contextlib.suppress(OSError):
-        out[tempfile.gettempdir()] = shutil.disk_usage(tempfile.gettempdir()).free
-    return out
 
 
 def _family(name: str, doc: str, histogram: QueueHistogram) -> HistogramMetricFamily:

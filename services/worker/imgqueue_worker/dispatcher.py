@@ -139,21 +139,17 @@ class Dispatcher:
 
     def destination(self, message: Message) -> tuple[str, list[str]]:
         """Where to send (the message's URL, or its tenant's endpoint) and the secrets that sign it."""
-        if message.tenant:
-            url, secrets = self.store.endpoints.signing(message.tenant, time.time())
-            if not secrets:
-                raise ConfigError(f"tenant {message.tenant!r} has no webhook secret (imgqueue-admin webhooks create)")
-        else:
-            url, secrets = "", [self.settings.webhook_secret] if self.settings.webhook_secret else []
-            if not secrets:
-                raise ConfigError("WEBHOOK_SECRET is not set: open mode's webhooks cannot be signed")
+        url, secrets = self.store.endpoints.destination(message.tenant, self.settings.webhook_secret, time.time())
+        if not secrets:
+            raise ConfigError(f"tenant {message.tenant!r} has no webhook secret (imgqueue-admin webhooks create)"
+                              if message.tenant else "WEBHOOK_SECRET is not set: open mode's webhooks cannot be signed")
         return message.url or url, secrets
 
     def payload(self, message: Message) -> str:
         """The body: the job (or batch) as the API shows it to its owner, the event and when it happened."""
         if message.event == BATCH_COMPLETED:
-            data = self.store.batches.get(message.subject) or {"id": message.subject}
-            data = {k: v for k, v in data.items() if k != "tenant"}
+            found = self.store.batches.get(message.subject)
+            data = public.batch(found) if found else {"batchId": message.subject}
         else:
             data = self.job_data(message.subject)
         return webhooks.envelope(message.event, data, message.created_at)

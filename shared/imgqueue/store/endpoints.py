@@ -50,6 +50,13 @@ class Endpoints(Part):
             secrets.append(data["previous_secret"])
         return data.get("url", ""), secrets
 
+    def destination(self, tenant: str, open_secret: str, now: float) -> tuple[str, list[str]]:
+        """Where a tenant's webhooks go by default and what signs them: its endpoint (token mode), or for the
+        open tenant ('') no default URL and ``open_secret`` (WEBHOOK_SECRET). No secret: nothing may be sent."""
+        if tenant:
+            return self.signing(tenant, now)
+        return "", [open_secret] if open_secret else []
+
     def _existing(self, tenant: str) -> dict[str, Any]:
         raw = self.redis.hgetall(self.keys.endpoint(tenant))
         if not raw:

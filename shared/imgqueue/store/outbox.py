@@ -39,8 +39,9 @@ class Message:
 
     def shown(self) -> dict[str, Any]:
         """As the API lists it (its payload aside)."""
+        pending = self.state == Delivery.PENDING.value
         return {"id": self.id, "event": self.event, "state": self.state, "url": self.url, "createdAt": self.created_at,
-                "attempts": self.attempt_log, "nextAttemptAt": self.next_at if self.state == "pending" else None}
+                "attempts": self.attempt_log, "nextAttemptAt": self.next_at if pending else None}
 
 
 @dataclass

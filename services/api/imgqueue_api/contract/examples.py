@@ -130,7 +130,7 @@ def webhook(event: str) -> dict[str, Any]:
     stamp = "2026-12-02T10:00:01.400Z"
     if event == "batch.completed":
         data = {k: v for k, v in batch_record().items() if k not in ("batchUrl", "deliveries")}
-        return {"type": event, "timestamp": stamp, "data": {"id": BATCH, **data}}
+        return {"type": event, "timestamp": stamp, "data": data}
     status = {"job.completed": JobStatus.DONE, "job.failed": JobStatus.FAILED,
               "job.cancelled": JobStatus.CANCELLED}[event]
     data = job(status)

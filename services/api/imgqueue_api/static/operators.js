@@ -94,7 +94,7 @@ async function act(id, verb, button) {
 
 // The buttons a job card offers: cancel, while it has not ended.
 function actionsFor(job) {
-  if (TERMINAL.has(job.status) || !(NEXT[job.status] || []).includes(STATUS.CANCELLED)) return null;
+  if (!(NEXT[job.status] || []).includes(STATUS.CANCELLED)) return null;  // status.NEXT says when
   const cancel = el("button", "cancel", "cancel");
   cancel.addEventListener("click", () => act(job.id, "cancel", cancel));
   return cancel;
