@@ -91,8 +91,9 @@ def test_sigkilled_worker_container_loses_nothing(make_stack: Callable[..., Any]
         records = stack.wait_finished(ids)
         assert_all_done_and_whole(stack, records, 60)
         caught = next(r for r in records if r["id"] == job_id)
-        # Either the kill caught it mid-job (then it was recovered and re-run) or it had just finished.
-        assert caught["lost"] >= 1 or caught["finished_at"] <= killed_at, caught
+        # Either the kill caught it mid-job (then its whole worker vanished: it was recovered and re-run, not
+        # counted against the job as a poison sign) or it had just finished.
+        assert (caught["vanished"] >= 1 and caught["lost"] == 0) or caught["finished_at"] <= killed_at, caught
 
 
 def test_scaling_down_and_up_while_jobs_run(make_stack: Callable[..., Any],
@@ -104,7 +105,8 @@ def test_scaling_down_and_up_while_jobs_run(make_stack: Callable[..., Any],
         stack.compose("up", "-d", "--no-recreate", "--scale", "worker=3", "worker")
         records = stack.wait_finished(ids)
         assert_all_done_and_whole(stack, records, 60)
-        assert all(r["lost"] == 0 for r in records), "scaling down stops workers gracefully: no job is lost"
+        assert all(r["lost"] == 0 and r["vanished"] == 0 for r in records), \
+            "scaling down stops workers gracefully: no job is lost"
 
 
 def test_redis_restart_loses_no_acknowledged_job(make_stack: Callable[..., Any],
