@@ -122,21 +122,21 @@ def _resize_tables(res: dict[str, Any]) -> list[str]:
 
 
 def _e2e_tables(e: dict[str, Any]) -> list[str]:
-    lines = [f"### 3. End to end ({e['images']} images, upload → done, the same client and watcher; best of "
-             f"{e['rounds']})", ""]
+    lines = [f"### 3. End to end ({e['images']} images, upload → done, the same client and watcher; medians of "
+             f"{e['rounds']} alternating rounds)", ""]
     if "sharp_unavailable" in e:
         lines += [f"sharp left out: {e['sharp_unavailable']}", ""]
     lines += ["| contender | images/s | seconds | failed |", "|---|---|---|---|"]
     for name, row in e["by_contender"].items():
         lines.append(f"| {name} | {_f(row['images_per_s'], 2)} | {_f(row['seconds'])} | {row['failed']} |")
-    lines += ["", "CPU per image (ms, from /proc over the best round; the client is the benchmark's own uploader and "
+    lines += ["", "CPU per image (ms, from /proc over each round; the client is the benchmark's own uploader and "
               "watcher; `api` is gunicorn or Express, `workers` the worker processes or the Node workers):", "",
               "| contender | client | api | redis | workers | total |", "|---|---|---|---|---|---|"]
     for name, row in e["by_contender"].items():
         ms = row.get("cpu_ms", {})
         lines.append(f"| {name} | " + " | ".join(_f(ms.get(part), 1) for part in
                                                  ("client", "api", "redis", "workers", "total")) + " |")
-    lines.append("")
+    lines += ["", *_outside_libvips(e.get("libvips_alone", {})), *_redis_calls(e["by_contender"]), ""]
     for key, what in (("default", "one worker each, default settings"), ("equal", "equal CPU")):
         ratio = e.get("ratios", {}).get(key)
         if ratio:
@@ -153,6 +153,25 @@ def _e2e_tables(e: dict[str, Any]) -> list[str]:
                   f"{_f(st['local_images_per_s'], 2)} img/s, S3 {_f(st['s3_images_per_s'], 2)} img/s "
                   f"(ratio {_f(st['ratio'], 2)})"]
     return [*lines, ""]
+
+
+def _outside_libvips(alone: dict[str, Any]) -> list[str]:
+    if "cpu_ms" not in alone:
+        return [f"libvips alone: {alone.get('unavailable', 'not measured')}", ""]
+    return [f"libvips alone on the same photos (one process, a worker process's threads): {_f(alone['cpu_ms'], 1)} ms "
+            f"per image, against the workers' {_f(alone['workers_cpu_ms'], 1)}: the workers spend "
+            f"**{_f(100 * (alone['outside_share'] or 0), 1)} %** outside libvips (target ≤ 5 %)", ""]
+
+
+def _redis_calls(rows: dict[str, Any]) -> list[str]:
+    lines = ["Redis commands per job (INFO commandstats over each round; those scripts call included; `mget` is the "
+             "benchmark's watcher):", "", "| contender | total | scripts | most called |", "|---|---|---|---|"]
+    for name, row in rows.items():
+        calls = dict(row.get("redis_calls", {}))
+        total, scripts = calls.pop("total", None), calls.pop("scripts", None)
+        top = ", ".join(f"{cmd} {_f(n, 2)}" for cmd, n in list(calls.items())[:6])
+        lines.append(f"| {name} | {_f(total, 1)} | {_f(scripts, 2)} | {top} |")
+    return lines
 
 
 def chart(r: dict[str, Any], path: Path) -> Path | None:
