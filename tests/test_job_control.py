@@ -11,13 +11,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 
 from helpers import claim, enqueue, finish, image_bytes, local_path, wait_for, wait_status
-from imgqueue.job import Job, JobStatus
+from imgqueue.job import Job, JobStatus, Rendition, output_key
+from imgqueue.spec import ResizeSpec
 from imgqueue.status import Priority
 from imgqueue.store import Store
 from imgqueue_client import ApiError, Client
@@ -289,12 +291,15 @@ def test_a_delayed_job_survives_a_redis_restart(tmp_path: Path, settings: StackS
         redis_proc.stop()
 
 
-def test_a_processing_job_reports_its_progress(store: Store, local: LocalStack, make_job: Callable[..., Job]) -> None:
+def test_a_processing_set_reports_its_progress(store: Store, local: LocalStack, make_job: Callable[..., Job]) -> None:
     events = store.redis.pubsub(ignore_subscribe_messages=True)
     events.subscribe(store.keys.events)
     try:
         local.start_workers(1)
-        job = enqueue(store, make_job(image_bytes()))
+        single = make_job(image_bytes())
+        variants = tuple(Rendition(name, ResizeSpec(w, None), output_key(single.id, "jpg", name))
+                         for name, w in (("large", 120), ("small", 60)))
+        job = enqueue(store, replace(single, variants=variants, output_key=variants[0].key))
         assert wait_status(store, job.id, {JobStatus.DONE}).status is JobStatus.DONE
         seen = []
         deadline = time.monotonic() + 10
@@ -305,8 +310,8 @@ def test_a_processing_job_reports_its_progress(store: Store, local: LocalStack, 
     finally:
         events.close()
     progress = [e["progress"] for e in seen if e.get("id") == job.id and "progress" in e]
-    assert progress == [{"done": 0, "total": 1}], seen
-    assert store.jobs.get(job.id).progress == '{"done":0,"total":1}'
+    assert progress == [{"done": 0, "total": 2}, {"done": 1, "total": 2}], seen
+    assert store.jobs.get(job.id).progress == '{"done":1,"total":2}'
 
 
 def test_scaling_counts_the_jobs_that_need_a_worker_now(api_server: LocalStack) -> None:

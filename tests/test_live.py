@@ -66,7 +66,7 @@ def test_job_stream_follows_every_transition_then_closes(api_server: LocalStack,
         local.start_workers()
         rest = list(stream)
     assert [d["status"] for _, d in rest if "progress" not in d] == ["processing", "done"]
-    assert [d["progress"] for _, d in rest if "progress" in d] == [{"done": 0, "total": 1}], "progress, between"
+    assert not [d for _, d in rest if "progress" in d], "a single output reports no progress (only ever 0 of 1)"
     assert rest[0][1]["worker"] and rest[-1][1]["id"] == job_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -239,6 +240,19 @@ def test_bulk_enqueue_is_one_transaction(store: Store, make_job: Callable[..., J
     store.jobs.enqueue(jobs)
     assert store.jobs.depth() == count
     assert all(j.status is JobStatus.QUEUED for j in store.jobs.get_many(j.id for j in jobs))
+
+
+def test_a_worker_that_found_the_queue_empty_waits_for_a_wake_up_before_looking(store: Store,
+                                                                                make_job: Callable[..., Job]) -> None:
+    for worker in ("w1", "w2"):
+        store.workers.register(worker, {}, HEARTBEAT_TTL)
+    woken = enqueue(store, make_job(image_bytes(20, 20)))
+    assert [j.id for j in store.runs.claim("w1", 1.0, 1, look_first=False)] == [woken.id]  # its token: at once
+    quiet = enqueue(store, make_job(image_bytes(20, 20)))
+    store.redis.delete(store.keys.wake)  # no token: it waits out the timeout, then still finds the job
+    t0 = time.monotonic()
+    assert [j.id for j in store.runs.claim("w2", 0.5, 1, look_first=False)] == [quiet.id]
+    assert time.monotonic() - t0 >= 0.4
 
 
 def test_prefetch_holds_several_jobs_crash_safely(store: Store, make_job: Callable[..., Job]) -> None:

@@ -1,7 +1,9 @@
 """What a worker makes of one job: every output of its set (or its one output) from one decode, stored
-one by one with a checkpoint before each (progress, and a cancel noticed), and the record's fields that
-describe them. Outputs become visible together: the job is ``done`` only once all are stored, and a set
-that fails part way removes what it had stored."""
+one by one with a checkpoint before each output of a set (progress, and a cancel noticed), and the record's
+fields that describe them. Outputs become visible together: the job is ``done`` only once all are stored,
+and a set that fails part way removes what it had stored. A single output has no checkpoint (its progress
+would only ever say 0 of 1): a cancel that comes while it is made is noticed when its outcome is recorded,
+and what it made is then discarded."""
 
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ def make(job: Job, data: bytes, storage: Storage, limits: Limits, engine: str,
     keys, stored, made = job.output_keys, list[tuple[int, int]](), dict[int, imaging.Made]()
     try:
         for index, output in started.outputs:
-            checkpoint(len(stored), len(keys))
+            if len(keys) > 1:
+                checkpoint(len(stored), len(keys))
             with naming(names[index] if names else ""):
                 stored.append((index, storage.put(keys[index], output.data)))
             made[index] = output

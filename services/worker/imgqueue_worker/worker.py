@@ -105,12 +105,15 @@ class Worker:
         beat.start()
         jobs: list[Job] = []
         prefetch = self.settings.worker_prefetch
+        queue_empty = False  # the last record took nothing: the queue was empty a moment ago
         try:
             while not self.stopping.is_set():
                 if not jobs:
-                    jobs = self._with_redis(lambda: self.store.runs.claim(self.id, 1.0, prefetch))
+                    jobs = self._claim(prefetch, look_first=not queue_empty)
+                    queue_empty = False
                     continue
                 jobs = self.process_batch(jobs, take=prefetch)
+                queue_empty = not jobs
         finally:
             self.stopping.set()
             beat.join(timeout=self.settings.heartbeat_interval + 1)
@@ -119,6 +122,9 @@ class Worker:
             except UNAVAILABLE as exc:
                 log.warning("worker=%s could not unregister: %s", self.id, exc)
             log.info("worker=%s stopped", self.id)
+
+    def _claim(self, prefetch: int, look_first: bool) -> list[Job]:
+        return self._with_redis(lambda: self.store.runs.claim(self.id, 1.0, prefetch, look_first))
 
     def _info(self) -> dict[str, Any]:
         return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": repr(time.time()),

@@ -51,12 +51,15 @@ class Runs(Part):
     policy: Policy = field(default_factory=Policy)
     takes: int = 0  # jobs this process took: its place in the priorities' weighted round
 
-    def claim(self, worker_id: str, timeout: float = 1.0, count: int = 1) -> list[Job]:
+    def claim(self, worker_id: str, timeout: float = 1.0, count: int = 1, look_first: bool = True) -> list[Job]:
         """Start up to ``count`` jobs (prefetch), waiting up to ``timeout`` seconds for one to be queued.
-        Jobs already in our processing list (their start reply was lost with the connection) come first."""
-        jobs = self._start(worker_id, count)
-        if jobs or timeout <= 0:
-            return jobs
+        Jobs already in our processing list (their start reply was lost with the connection) come first.
+        ``look_first=False``: the caller has just found the queue empty (a ``record`` that took nothing), so
+        wait for a wake-up before looking (one script per job fewer for a worker that keeps up)."""
+        if look_first or timeout <= 0:
+            jobs = self._start(worker_id, count)
+            if jobs or timeout <= 0:
+                return jobs
         self.redis.blpop([self.keys.wake], timeout)  # Redis takes float seconds
         return self._start(worker_id, count)
 
