@@ -17,6 +17,7 @@ from imgqueue.storage import open_storage
 from imgqueue_worker.housekeeping import Housekeeper
 from imgqueue_worker.settings import WorkerSettings
 
+from . import redis_calls
 from .common import private_redis
 
 WARM_UP = 6.0  # seconds: every worker's first beat and first turn at the chores are over
@@ -35,22 +36,17 @@ def commands_per_second(url: str, workers: int, seconds: float) -> dict[str, flo
         client = redis.Redis.from_url(url)
         try:
             time.sleep(WARM_UP)
-            client.config_resetstat()
-            t0 = time.perf_counter()
+            before, t0 = redis_calls.snapshot(url), time.perf_counter()
             time.sleep(seconds)
-            stats = client.info("commandstats")
-            elapsed = time.perf_counter() - t0
+            after, elapsed = redis_calls.snapshot(url), time.perf_counter() - t0
         finally:
             stopping.set()
             for keeper in keepers:
                 keeper.join(10)
             client.flushdb()
             client.close()
-    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
-    calls.pop("info", None)
-    calls.pop("config|resetstat", None)
-    return {"commands_per_s": sum(calls.values()) / elapsed,
-            "scripts_per_s": sum(v for k, v in calls.items() if k.startswith("eval")) / elapsed}
+    per_second = redis_calls.per_job(before, after, elapsed)
+    return {"commands_per_s": per_second["total"], "scripts_per_s": per_second["scripts"]}
 
 
 def run(counts: tuple[int, ...], seconds: float) -> dict[str, Any]:

@@ -28,7 +28,8 @@ REDIS_CLIENTS = {
     "imgqueue_dev.sentinel": "administers the failover topology's servers (SENTINEL, INFO)",
     "benchmarks.queue_overhead": "the raw-Redis and RQ contenders",
     "benchmarks.end_to_end": "watches both contenders through the demo's status key",
-    "benchmarks.housekeeping": "reads the server's command statistics",
+    "benchmarks.housekeeping": "empties its private server between runs",
+    "benchmarks.redis_calls": "reads the server's command statistics",
 }
 STATUS_WORDS = frozenset({"queued", "processing", "retrying", "done", "failed", "cancelled", "delayed"})
 # Where a status may be spelled: its definition, and the files generated from it.

@@ -162,6 +162,29 @@ def test_a_nearly_full_disk_is_507_and_nothing_half_written(local: LocalStack, s
     assert sorted(p.name for p in small_disk.iterdir()) == before, "nothing half-written, no temp file left"
 
 
+def test_uploads_are_written_once_in_place_and_refused_ones_leave_nothing(local: LocalStack) -> None:
+    local.settings = local.settings.with_overrides(max_upload_bytes=1_000_000)
+    local.start_api()
+    folder = local.settings.upload_dir
+    noisy = io.BytesIO()
+    Image.effect_noise((500, 500), 100).convert("RGB").save(noisy, "PNG")  # ~750 KB
+    assert post(local.url, b"GIF89a but not really an image", "a.gif").status_code == 422
+    assert post(local.url, noisy.getvalue() * 2, "big.png").status_code == 413  # refused as it streams in
+    host, port = local.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:  # a body that breaks off half way
+        s.sendall(f"PUT /upload?width=10 HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\n"
+                  f"Content-Length: {len(noisy.getvalue())}\r\n\r\n".encode() + noisy.getvalue()[:300_000])
+    accepted = post(local.url, noisy.getvalue(), "ok.png")
+    assert accepted.status_code == 202
+    job_id = accepted.json()["jobId"]
+
+    def only_the_accepted_input() -> bool:
+        return sorted(p.name for p in folder.iterdir()) == [f"{job_id}.png"]
+
+    wait_for(only_the_accepted_input, 15, "the uploads folder to hold the accepted input alone")
+    assert (folder / f"{job_id}.png").read_bytes() == noisy.getvalue()
+
+
 @pytest.mark.parametrize(("engine", "fmt", "side", "limit_mb"), [
     ("pillow", "PNG", 6000, 250),  # Pillow holds the decoded 6000x6000 image and the 4000x4000 result
     # libjpeg holds all the coefficients of a progressive JPEG (about 150 MB at 7000x7000)

@@ -75,6 +75,20 @@ def test_objects_round_trip_and_are_written_whole_or_not_at_all(s3_settings: Sta
     assert sweep(storage, {"output/": -1, "uploads/": -1}).removed["output/"] == 1 and objects(objectstore) == []
 
 
+def test_a_staged_upload_is_put_whole_on_commit_and_nothing_otherwise(s3_settings: StackSettings,
+                                                                      objectstore: ObjectStore) -> None:
+    storage = open_storage(s3_settings)
+    storage.prepare()
+    kept, dropped = storage.stage("uploads"), storage.stage("uploads")
+    for staged in (kept, dropped):
+        staged.write(b"x" * 700_000)  # past what stays in memory
+    assert objects(objectstore) == []
+    assert kept.commit("uploads/s1.jpg") == 700_000
+    for staged in (kept, dropped):
+        staged.close()
+    assert objects(objectstore) == ["test/uploads/s1.jpg"] and storage.get("uploads/s1.jpg") == b"x" * 700_000
+
+
 def test_wrong_credentials_and_a_store_that_is_down_are_storage_errors(s3_settings: StackSettings,
                                                                       objectstore: ObjectStore) -> None:
     forged = open_storage(s3_settings.with_overrides(aws_secret_access_key="not-the-secret"))

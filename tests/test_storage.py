@@ -76,6 +76,33 @@ def test_the_sweep_removes_a_killed_writers_leftovers_once_they_are_stale(storag
     assert swept.kept_bytes["output/"] == 4 and swept.total_removed == 0
 
 
+def test_a_staged_upload_is_written_in_place_and_committed_whole(storage: LocalStorage) -> None:
+    folder = storage.roots["uploads"]
+    staged = storage.stage("uploads")
+    staged.write(b"first half, ")
+    staged.write(b"second half")
+    assert storage.stat("uploads/u1.jpg") is None and [o.key for o in storage.list("uploads/")] == [], \
+        "nothing is visible before the commit"
+    staged.seek(0)
+    assert staged.read(5) == b"first"
+    inode = os.stat(staged.fileno()).st_ino
+    assert staged.commit("uploads/u1.jpg") == 23
+    staged.close()
+    assert storage.get("uploads/u1.jpg") == b"first half, second half"
+    assert (folder / "u1.jpg").stat().st_ino == inode, "renamed into place, not copied"
+    assert sorted(p.name for p in folder.iterdir()) == ["u1.jpg"]
+    with pytest.raises(ValueError):
+        storage.stage("uploads").commit("output/u1.jpg")  # only within the folder it was staged in
+
+
+def test_a_staged_upload_never_committed_is_removed_when_closed(storage: LocalStorage) -> None:
+    staged = storage.stage("uploads")
+    staged.write(b"a refused upload")
+    staged.close()
+    staged.close()
+    assert list(storage.roots["uploads"].iterdir()) == []
+
+
 def test_missing_objects_and_unsafe_keys_are_refused(storage: LocalStorage) -> None:
     with pytest.raises(ObjectMissing):
         storage.get("uploads/nope.jpg")

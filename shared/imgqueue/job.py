@@ -12,16 +12,19 @@ from typing import Any
 from .spec import ResizeSpec
 from .status import TERMINAL, JobStatus, Priority
 
-__all__ = ["TERMINAL", "Job", "JobStatus", "Priority", "Rendition", "input_key", "new_job_id", "output_key"]
+__all__ = ["TERMINAL", "UPLOADS", "Job", "JobStatus", "Priority", "Rendition", "input_key", "new_job_id", "output_key"]
 
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+UPLOADS = "uploads"  # the top folder of the uploads' keys
+
+
 def input_key(job_id: str, extension: str) -> str:
     """The object key of a job's upload."""
-    return f"uploads/{job_id}.{extension}"
+    return f"{UPLOADS}/{job_id}.{extension}"
 
 
 def output_key(job_id: str, extension: str, name: str = "") -> str:

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import io
 import socket
-import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 from flask import Flask, Request, Response, current_app, g, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+
+from imgqueue.job import UPLOADS
+from imgqueue.storage import Staged
 
 from . import greenlets, state
 from .errors import ApiError
@@ -34,7 +36,6 @@ from .errors import ApiError
 F = TypeVar("F", bound=Callable[..., object])
 
 SMALL_BODY = 64 * 1024  # what a route that takes no upload may be sent (a JSON body)
-SPOOL_BYTES = 512 * 1024  # a file part is kept in memory up to this size, then spooled to a temp file
 # The form parser asks for 64 KiB at a time. gunicorn reads ahead up to 1 MiB per recv() and re-buffers
 # what is left after each small read, so a photo's body was copied over and over (a fifth of the API's
 # CPU). Reading in blocks as large as its read-ahead keeps every byte copied once.
@@ -47,11 +48,15 @@ def takes_uploads(view: F) -> F:
     return view
 
 
-class CappedFile(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
-    """Where the form parser stores one uploaded file: refuses bytes past ``limit`` as they arrive."""
+class CappedFile:
+    """Where one uploaded file goes as it arrives: staged in the storage backend (in the uploads folder,
+    written once, where its job will read it; an object store's is spooled, then put whole), refusing bytes
+    past ``limit``. ``commit`` makes it the job's input; whatever is not committed is removed when the
+    request ends, however it ends."""
 
     def __init__(self, limit: int, filename: str) -> None:
-        super().__init__(max_size=SPOOL_BYTES)
+        self.staged: Staged = state.get().storage.stage(UPLOADS)
+        g.setdefault("staged", []).append(self.staged)
         self.limit, self.filename, self.received = limit, filename, 0
 
     def write(self, data: Any) -> int:
@@ -59,7 +64,32 @@ class CappedFile(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
         if self.received > self.limit:
             raise ApiError("file_too_large", f"the file is more than the limit of {self.limit} bytes",
                            filename=self.filename[:200])
-        return int(super().write(data))
+        return self.staged.write(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self.staged.read(n)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.staged.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.staged.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.staged.fileno()
+
+    def commit(self, key: str) -> int:
+        """Make the file the object ``key``; its size."""
+        return self.staged.commit(key)
+
+    def close(self) -> None:
+        self.staged.close()
 
 
 class _Counted(io.RawIOBase):
@@ -84,7 +114,7 @@ class UploadRequest(Request):
 
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
-        return CappedFile(state.get().settings.max_upload_bytes, filename or "")
+        return cast(IO[bytes], CappedFile(state.get().settings.max_upload_bytes, filename or ""))
 
     def _get_stream_for_parsing(self) -> IO[bytes]:
         counted = _Counted(super()._get_stream_for_parsing())
@@ -123,15 +153,15 @@ def raw_file(client: str, filename: str) -> FileStorage:
     st = state.get()
     seconds = st.settings.body_read_timeout
     late = ApiError("body_timeout", f"the request body did not arrive within {seconds:g} s")
-    spool = CappedFile(st.settings.max_upload_bytes, filename)
+    upload = CappedFile(st.settings.max_upload_bytes, filename)
     with st.body_slots.hold(client), greenlets.deadline(seconds, late):
         try:
             while block := request.stream.read(BODY_BLOCK_BYTES):
-                spool.write(block)
+                upload.write(block)
         finally:
             g.body_read = True
-    spool.seek(0)
-    return FileStorage(stream=spool, filename=filename, content_type=request.mimetype)
+    upload.seek(0)
+    return FileStorage(stream=cast(IO[bytes], upload), filename=filename, content_type=request.mimetype)
 
 
 def upload_fields() -> Any:
@@ -165,6 +195,11 @@ def install(app: Flask) -> None:
         limit = state.get().settings.max_request_bytes if getattr(view, "takes_uploads", False) else SMALL_BODY
         if request.content_length > limit:
             raise request_too_large(limit)
+
+    @app.teardown_request
+    def _discard_staged(exc: BaseException | None) -> None:
+        for staged in g.pop("staged", []):  # committed ones stay; the rest (refused, broken off) are removed
+            staged.close()
 
     @app.after_request
     def _close_unread(resp: Response) -> Response:

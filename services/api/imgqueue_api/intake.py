@@ -25,6 +25,7 @@ from imgqueue.spec import EXTENSIONS, output_format_for
 from imgqueue.status import JobStatus
 
 from . import auth, greenlets, state
+from .bodies import CappedFile
 from .errors import ApiError
 from .orders import Order
 
@@ -79,9 +80,13 @@ def accept(file: FileStorage, req: Request) -> Job:
 
 
 def store(job: Job, stream: IO[bytes]) -> None:
-    """Put the upload where its job will read it."""
-    stream.seek(0)
-    job.input_bytes = state.get().storage.put(job.input_key, stream)
+    """Make the upload its job's input: the file staged as it arrived, committed under the job's key (no
+    copy); a stream from elsewhere is put."""
+    if isinstance(stream, CappedFile):
+        job.input_bytes = stream.commit(job.input_key)
+    else:
+        stream.seek(0)
+        job.input_bytes = state.get().storage.put(job.input_key, stream)
     job.duplicate_of = ""
 
 

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..errors import ConfigError
-from .base import Reader, Storage, StoredObject, checked, storage_error
+from .base import Reader, Staged, Storage, StoredObject, checked, storage_error
 from .local import LocalStorage
 from .sweep import Swept, sweep
 
-__all__ = ["LocalStorage", "Reader", "Storage", "StoredObject", "Swept", "checked", "open_storage",
+__all__ = ["LocalStorage", "Reader", "Staged", "Storage", "StoredObject", "Swept", "checked", "open_storage",
            "storage_error", "sweep"]
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import errno
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol
 
@@ -15,6 +16,7 @@ from ..errors import StorageError, StorageFull
 # A key: slash-separated segments of letters, digits, '.', '_' and '-', none starting with a dot.
 _KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
 MAX_KEY = 512
+SPOOL_BYTES = 512 * 1024  # a staged object kept in memory up to this size (where it cannot be a file in place)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,32 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
+class Staged(Protocol):
+    """An object being written as its bytes arrive (an upload), before its key is known: written, read back
+    (it seeks), then ``commit``-ted under a key, visible whole or not at all; closed uncommitted, it is gone."""
+
+    def write(self, data: bytes) -> int: ...
+    def read(self, n: int = -1) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+    def tell(self) -> int: ...
+    def fileno(self) -> int: ...
+    def commit(self, key: str) -> int: ...
+    def close(self) -> None: ...
+
+
+class SpooledStage(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+    """A staged object kept in memory (on a temp file past ``SPOOL_BYTES``), put whole on commit: for a
+    backend that cannot rename an object into place (an object store)."""
+
+    def __init__(self, put: Callable[[str, IO[bytes]], int]) -> None:
+        super().__init__(max_size=SPOOL_BYTES)
+        self._put = put
+
+    def commit(self, key: str) -> int:
+        self.seek(0)
+        return self._put(key, self)
+
+
 class Storage(Protocol):
     def prepare(self) -> None:
         """Make what the backend needs (the folders, the bucket). StorageError if it cannot now."""
@@ -41,6 +69,10 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes | IO[bytes]) -> int:
         """Store ``data`` (bytes, or a binary stream read to its end) as ``key``, replacing what was
         there: visible whole or not at all. Returns the size stored."""
+
+    def stage(self, folder: str) -> Staged:
+        """A new object to write now and commit later under a key in ``folder`` (a key's top folder:
+        ``uploads``), so that an upload is written once, where it will stay."""
 
     def get(self, key: str) -> bytes:
         """The whole object; ObjectMissing when there is none."""

@@ -5,6 +5,7 @@ temp file a killed writer left behind is removed when ``list`` passes it, once i
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import shutil
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from ..errors import ObjectMissing
 from .base import StoredObject, checked, storage_error
@@ -42,6 +43,53 @@ class FileReader:
 
     def close(self) -> None:
         self._fh.close()
+
+
+class StagedFile(io.BufferedRandom):
+    """An object being written under a hidden temp name in its key's folder (``Staged``): ``commit`` renames
+    it to the key's name, in one step; closed uncommitted (a refused upload, a broken connection), it is
+    removed. One that a killed process left behind goes as any stale temp file does."""
+
+    def __init__(self, storage: LocalStorage, top: str) -> None:
+        folder = storage.roots[top]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".staged{TEMP_MARK}", dir=folder)
+            os.fchmod(fd, FILE_MODE)
+        except OSError as exc:
+            raise storage_error("cannot write an upload", exc) from exc
+        super().__init__(io.FileIO(fd, "r+"), buffer_size=COPY_BLOCK)
+        self.storage, self.top, self.committed = storage, top, False
+
+    def write(self, data: Any) -> int:
+        with _writing():
+            return super().write(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        with _writing():  # a seek writes out what is buffered
+            return super().seek(offset, whence)
+
+    def commit(self, key: str) -> int:
+        """Make the bytes written the object ``key`` (in the folder it was staged in); its size."""
+        if key.partition("/")[0] != self.top:
+            raise ValueError(f"a file staged in {self.top}/ cannot become {key[:100]!r}")
+        path = self.storage.path(key)
+        try:
+            self.flush()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp, path)
+        except OSError as exc:
+            raise storage_error(f"cannot write {path.name}", exc) from exc
+        self.committed = True
+        return os.fstat(self.fileno()).st_size
+
+    def close(self) -> None:
+        if self.committed:
+            super().close()
+            return
+        _discard(self.tmp)
+        with contextlib.suppress(OSError):  # what is still buffered goes nowhere (a full disk refuses it again)
+            super().close()
 
 
 @dataclass(frozen=True)
@@ -88,6 +136,11 @@ class LocalStorage:
         except BaseException:
             _discard(tmp)
             raise
+
+    def stage(self, folder: str) -> StagedFile:
+        if folder not in self.roots:
+            raise ValueError(f"no folder {folder[:100]!r}")
+        return StagedFile(self, folder)
 
     def get(self, key: str) -> bytes:
         reader = self.open(key)
@@ -156,6 +209,15 @@ def _files(folder: Path) -> Iterator[tuple[Path, os.stat_result]]:
                 st = entry.lstat()
                 if entry.is_file() and not entry.is_symlink():
                     yield entry, st
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """A staged file's write errors as storage errors (a full disk: StorageFull)."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error("cannot write an upload", exc) from exc
 
 
 def _discard(tmp: str | Path) -> None:

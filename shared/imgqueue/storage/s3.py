@@ -27,7 +27,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error
 
 from ..config import Settings
 from ..errors import ConfigError, ObjectMissing, StorageError
-from .base import StoredObject, checked
+from .base import SpooledStage, StoredObject, checked
 
 log = logging.getLogger(__name__)
 PART = 16 * 1024 * 1024  # multipart part size for uploads of unknown length
@@ -111,6 +111,9 @@ class S3Storage:
         with _store_errors(key):
             self.client.put_object(self.bucket, name, stream, size, part_size=PART)  # type: ignore[arg-type]
         return size
+
+    def stage(self, folder: str) -> SpooledStage:
+        return SpooledStage(self.put)
 
     def get(self, key: str) -> bytes:
         reader = self.open(key)
