@@ -356,3 +356,43 @@ def test_libvips_takes_only_the_loaders_imgqueue_routes_to_it() -> None:
         buf = io.BytesIO()
         Image.new("RGB", (32, 24), (10, 20, 30)).save(buf, fmt)
         assert pyvips.Image.thumbnail_buffer(buf.getvalue(), 16).width == 16
+
+
+def _webp(kind: str) -> bytes:
+    mode = "RGBA" if "alpha" in kind else "RGB"
+    frames = [Image.effect_noise((37, 23), 40 + 20 * i).convert(mode) for i in range(3 if kind == "animated" else 1)]
+    options: dict[str, object] = {"lossless": "lossless" in kind, "quality": 80}
+    if kind == "exif rotated":
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        options["exif"] = exif.tobytes()
+    if kind == "icc":
+        options["icc_profile"] = wide_gamut_profile()
+    if kind == "animated":
+        options.update(save_all=True, append_images=frames[1:], duration=80)
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", **options)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["lossy", "lossless", "lossy alpha", "lossless alpha", "animated",
+                                  "exif rotated", "icc"])
+def test_a_webp_is_read_from_its_header_as_pillow_reads_it(kind: str) -> None:
+    data = _webp(kind)
+    info = imaging.probe(data)
+    with Image.open(io.BytesIO(data)) as im:
+        turn = int(im.getexif().get(0x0112, 1))
+        size = im.size[::-1] if turn in (5, 6, 7, 8) else im.size
+        pillow = ("WEBP", *size, getattr(im, "n_frames", 1), im.mode, turn)
+    assert (info.format, info.width, info.height, info.frames, info.mode, info.orientation) == pillow
+
+
+def test_a_webp_cut_short_or_with_a_picture_off_its_canvas_is_refused_from_its_header() -> None:
+    data = _webp("icc")  # VP8X, ICCP, VP8
+    with pytest.raises(CorruptImage):
+        imaging.probe(data[: len(data) - 10])
+    body = bytearray(data)
+    at = body.index(b"VP8X") + 12
+    body[at:at + 3] = (35).to_bytes(3, "little")  # a canvas one pixel narrower than the picture (37 - 1 - 1)
+    with pytest.raises(CorruptImage):
+        imaging.probe(bytes(body))

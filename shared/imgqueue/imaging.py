@@ -27,7 +27,7 @@ from . import pillow_engine, placeholders, vips
 from .geometry import FULL, compute_geometry
 from .outputs import Made, Wanted
 from .placeholders import Placeholder
-from .probe import ImageInfo, Source, check_work, decode_errors, inspect, probe
+from .probe import ImageInfo, Source, check_work, decode_errors, examine, open_image, probe
 from .spec import OUTPUT_FORMATS, Limits, ResizeSpec, output_format_for
 
 __all__ = ["ImageInfo", "Made", "ResizeResult", "SetRender", "SetResult", "engine_for", "output_formats", "probe",
@@ -104,21 +104,31 @@ def start_set(data: bytes, specs: Sequence[ResizeSpec], limits: Limits = Limits(
     for spec in specs:
         spec.validate(limits, writable)
     with decode_errors():
-        im, info = inspect(data, limits)
+        header, info = examine(data, limits)  # a WebP without Pillow (no image): libvips may well decode it
         try:
             formats = [output_format_for(info.format, spec, writable) for spec in specs]
             check_work(info, list(zip(specs, formats, strict=True)), limits)
-            wanted = [Wanted(spec, compute_geometry(info.width, info.height, spec), fmt, name)
-                      for spec, fmt, name in zip(specs, formats, names or [""] * len(specs), strict=True)]
-            if engine_for_set(engine, info, formats) == "vips":
-                im.close()
-                return _vips(data, info, wanted, placeholder)
+        except BaseException:
+            _close(header)
+            raise
+        wanted = [Wanted(spec, compute_geometry(info.width, info.height, spec), fmt, name)
+                  for spec, fmt, name in zip(specs, formats, names or [""] * len(specs), strict=True)]
+        if engine_for_set(engine, info, formats) == "vips":
+            _close(header)
+            return _vips(data, info, wanted, placeholder)
+        im = header if header is not None else open_image(data)
+        try:
             picture, outputs = pillow_engine.render_set(im, info.frames, wanted)
             value = placeholders.compute(placeholders.small(picture, placeholder), placeholder) if placeholder else ""
         except BaseException:
             im.close()
             raise
     return SetRender("pillow", value, _closing(outputs, im))
+
+
+def _close(im: Image.Image | None) -> None:
+    if im is not None:
+        im.close()
 
 
 def _closing(outputs: Iterator[tuple[int, Made]], im: Image.Image) -> Iterator[tuple[int, Made]]:

@@ -47,6 +47,8 @@ class Layout:
     segments: int
     metadata_bytes: int
     mp_offsets: tuple[int, ...] = ()  # JPEG: where the MPF index's offsets count from (the MPO frames)
+    alpha: bool | None = None  # WebP: whether its pixels have alpha (None: the walk does not say)
+    exif: bytes = b""  # WebP: its EXIF chunk
 
     @property
     def pixels(self) -> int:
@@ -87,8 +89,9 @@ class _Tally:
         if self.metadata_bytes > b.max_metadata_bytes:
             raise TooMuchMetadata(f"the file holds more than {b.max_metadata_bytes} bytes of metadata (the limit)")
 
-    def layout(self, mp_offsets: tuple[int, ...] = ()) -> Layout:
-        return Layout(self.width, self.height, self.frames, self.segments, self.metadata_bytes, mp_offsets)
+    def layout(self, mp_offsets: tuple[int, ...] = (), alpha: bool | None = None, exif: bytes = b"") -> Layout:
+        return Layout(self.width, self.height, self.frames, self.segments, self.metadata_bytes, mp_offsets, alpha,
+                      exif)
 
 
 def walk(src: Source, budget: Budget) -> Layout | None:
@@ -259,30 +262,57 @@ def _jpeg_frame(buf: memoryview, start: int, tally: _Tally) -> int:
 
 
 def _webp(buf: memoryview, budget: Budget) -> Layout:
+    """A WebP's canvas, frames, alpha and EXIF, its container checked as libwebp's demuxer checks it (every
+    chunk within the file, a still image's bitstream as large as its canvas), so that the probe needs no
+    decoder: Pillow's allocates and clears the whole canvas just to open a file."""
     tally = _Tally(budget)
-    pos, end = 12, min(len(buf), 8 + struct.unpack_from("<I", buf, 4)[0])
-    while pos + 8 <= end:
+    declared = 8 + struct.unpack_from("<I", buf, 4)[0]
+    if declared > len(buf):
+        raise ValueError("the WebP is cut short")
+    pos, alpha, exif, canvas = 12, False, b"", (0, 0)
+    while pos + 8 <= declared:
         kind, size = struct.unpack_from("<4sI", buf, pos)
         body = pos + 8
+        if body + size > declared:
+            raise ValueError("a WebP chunk runs past the end of the file")
         if kind == b"VP8X":
-            tally.width, tally.height = _u24(buf, body + 4) + 1, _u24(buf, body + 7) + 1
+            alpha = bool(buf[body] & 0x10)
+            canvas = tally.width, tally.height = _u24(buf, body + 4) + 1, _u24(buf, body + 7) + 1
             tally.check_frames()
         elif kind == b"ANMF":
             x, y, w, h = (_u24(buf, body) * 2, _u24(buf, body + 3) * 2, _u24(buf, body + 6) + 1,
                           _u24(buf, body + 9) + 1)
             tally.frame(x + w, y + h)
-        elif kind == b"VP8 " and tally.frames == 0:
-            w, h = struct.unpack_from("<HH", buf, body + 6)
-            tally.frame(w & 0x3FFF, h & 0x3FFF)
-        elif kind == b"VP8L" and tally.frames == 0:
-            bits = int.from_bytes(buf[body + 1:body + 5], "little")
-            tally.frame((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        elif kind in (b"VP8 ", b"VP8L") and tally.frames == 0:
+            size_of, has_alpha = _vp8(buf, body) if kind == b"VP8 " else _vp8l(buf, body)
+            if canvas != (0, 0) and size_of != canvas:
+                raise ValueError("a still WebP's picture is not the size of its canvas")
+            alpha = alpha or has_alpha
+            tally.frame(*size_of)
         elif kind not in (b"ANIM", b"ALPH", b"VP8 ", b"VP8L"):
             tally.metadata(size)
+            if kind == b"EXIF":
+                exif = bytes(buf[body:body + size])
         pos = body + size + (size & 1)
     if tally.frames == 0:
         raise ValueError("no image in the WebP")
-    return tally.layout()
+    return tally.layout(alpha=alpha, exif=exif)
+
+
+def _vp8(buf: memoryview, body: int) -> tuple[tuple[int, int], bool]:
+    """A lossy bitstream's size (it has no alpha of its own: that is an ALPH chunk, flagged in VP8X)."""
+    if bytes(buf[body + 3:body + 6]) != b"\x9d\x01\x2a":
+        raise ValueError("a VP8 bitstream without its start code")
+    w, h = struct.unpack_from("<HH", buf, body + 6)
+    return (w & 0x3FFF, h & 0x3FFF), False
+
+
+def _vp8l(buf: memoryview, body: int) -> tuple[tuple[int, int], bool]:
+    """A lossless bitstream's size and whether it uses alpha."""
+    if buf[body] != 0x2F:
+        raise ValueError("a VP8L bitstream without its signature")
+    bits = int.from_bytes(buf[body + 1:body + 5], "little")
+    return ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1), bool(bits >> 28 & 1)
 
 
 def _u24(buf: memoryview, at: int) -> int:
