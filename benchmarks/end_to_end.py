@@ -18,6 +18,7 @@ local folders, alternating (part of issue 11's numbers).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -91,9 +92,10 @@ def wait_ended(target: Contender, ids: list[str], timeout: float = 600) -> int:
         watcher.close()
 
 
-def alternate(contenders: list[Contender], batch: list[Photo], rounds: int) -> dict[str, dict[str, Any]]:
-    """Each contender once unmeasured (warm-up), then ``rounds`` rounds in rotating order; the median of each
-    figure over the rounds."""
+def alternate(contenders: list[Contender], batch: list[Photo], rounds: int,
+              between: Callable[[], object] | None = None) -> dict[str, dict[str, Any]]:
+    """Each contender once unmeasured (warm-up), then ``rounds`` rounds in rotating order (``between`` called
+    after each); the median of each figure over the rounds."""
     for target in contenders:
         measure(target, batch[: min(len(batch), 4)])
     rows: dict[str, list[dict[str, Any]]] = {target.name: [] for target in contenders}
@@ -101,6 +103,8 @@ def alternate(contenders: list[Contender], batch: list[Photo], rounds: int) -> d
         order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
         for target in order:
             rows[target.name].append(measure(target, batch))
+        if between is not None:
+            between()
     return {name: medians(runs) for name, runs in rows.items()}
 
 
@@ -148,10 +152,12 @@ def run(photos: list[Photo], copies: int, rounds: int, layouts: bool) -> dict[st
             contenders.append(_imgqueue(exits.enter_context(bench_stack()), "imgqueue x2", 2))
         if folder is not None:
             contenders += [_demo(exits, folder, 1), _demo(exits, folder, 2)]
-        best = alternate(contenders, batch, rounds)
+        alone: list[float | None] = []  # libvips alone, once a round: beside the rounds, not after them all
+        best = alternate(contenders, batch, rounds,  # the default layout: a process per CPU, one libvips thread each
+                         lambda: alone.append(libvips_alone.cpu_ms(batch, ResizeSpec(300, 300, quality=80), 1)))
     two = best.get("imgqueue x2", best[default.name])
     results["by_contender"] = best
-    results["libvips_alone"] = outside_libvips(batch, best[default.name]["cpu_ms"]["workers"], cpus, rounds)
+    results["libvips_alone"] = outside_libvips(alone, best[default.name]["cpu_ms"]["workers"])
     if folder is not None:
         results["ratios"] = {
             "default": {"imgqueue": default.name, "sharp": "sharp x1", "target": TARGETS["default"],
@@ -164,14 +170,15 @@ def run(photos: list[Photo], copies: int, rounds: int, layouts: bool) -> dict[st
     return results
 
 
-def outside_libvips(batch: list[Photo], workers_ms: float, processes: int, rounds: int) -> dict[str, Any]:
-    """libvips alone on the batch (a worker process's threads: the CPUs shared out among ``processes``)
-    against the workers' CPU per image in the round: the share the workers spend outside libvips."""
-    alone = libvips_alone.cpu_ms(batch, ResizeSpec(300, 300, quality=80), max(1, usable_cpus() // processes), rounds)
-    if alone is None:
+def outside_libvips(alone: list[float | None], workers_ms: float) -> dict[str, Any]:
+    """libvips alone on the batch (its median over the rounds) against the workers' CPU per image: the share
+    the workers spend outside libvips."""
+    measured = [ms for ms in alone if ms is not None]
+    if not measured:
         return {"unavailable": "libvips is not installed"}
-    return {"cpu_ms": round(alone, 2), "workers_cpu_ms": workers_ms,
-            "outside_share": round(max(0.0, 1 - alone / workers_ms), 3) if workers_ms else None}
+    ms = median(measured)
+    return {"cpu_ms": round(ms, 2), "workers_cpu_ms": workers_ms,
+            "outside_share": round(max(0.0, 1 - ms / workers_ms), 3) if workers_ms else None}
 
 
 LAYOUTS = ((2, 1), (1, 2), (2, 2), (4, 1))  # worker processes x libvips threads per process
