@@ -67,7 +67,8 @@ def _job() -> Schema:
         placeholder=_described(_STR, "the placeholder asked for, once done: a BlurHash (decode it at the source's "
                                      "aspect: input_width x input_height) or a base64 ThumbHash"),
         progress={"anyOf": [_complete(done=_INT, total=_INT), {"type": "null"}],
-                  "description": "frames done of all, while an animation is processed"},
+                  "description": "outputs stored of all, while a set of outputs is processed (a single "
+                                 "output has none)"},
         error_code=_described(_STR, "why it failed: an error code"), error=_STR, duration_ms=_NUM,
         trace_id=_described(_STR, "its W3C trace id: the upload's traceparent, or one made for it"),
         callback_url=_described(_STR, "where its webhook goes (empty: its tenant's endpoint, if any)"),
