@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from helpers import image_bytes, wait_for
 from imgqueue import outbound
+from imgqueue.store import Store
 from imgqueue.webhooks import new_secret
 from imgqueue_client import Client, WebhookError, verify_webhook
 from imgqueue_dev.settings import StackSettings
@@ -325,3 +327,17 @@ def test_a_slow_receiver_holds_back_neither_jobs_nor_another_tenants_webhooks(lo
         assert took < 4.0, f"{took:.1f} s: the other tenant waited for the slow receiver"
         wait_for(lambda: len(slow.got) >= 2, 15, "the slow receiver's first answers")
         assert slow.most_in_flight == 2, "one tenant holds WEBHOOK_TENANT_CONCURRENCY deliveries at once, no more"
+
+
+def test_a_batch_gives_its_last_places_to_exactly_the_uploads_that_fit(store: Store) -> None:
+    store.batches.create("b1", "", 3, "", time.time(), 60)
+    racing = [threading.Thread(target=lambda: taken.append(store.batches.reserve("b1", 2))) for _ in range(8)]
+    taken: list[bool] = []
+    for t in racing:
+        t.start()
+    for t in racing:
+        t.join(10)
+    assert taken.count(True) == 1, "two places each: only one of eight fits in three"
+    assert store.batches.reserve("b1", 1) and not store.batches.reserve("b1", 1)
+    assert store.batches.get("b1")["jobs"] == 3  # type: ignore[index]
+    assert not store.batches.reserve("gone", 1) and store.batches.get("gone") is None, "no batch made again"

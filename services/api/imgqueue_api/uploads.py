@@ -90,7 +90,8 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
     fields = bodies.upload_fields()
     options = parse_options(fields, time.time(), st.settings.max_delay)
     order, url = orders.read(fields), callbacks.callback_url(fields.get("callbackUrl"))
-    req = intake.Request(order, options, _batch_for(len(files), url), url)
+    batch, made = _batch_for(len(files), url)
+    req = intake.Request(order, options, batch, url)
     accepted: list[Job] = []
     try:
         for index, file in enumerate(files):
@@ -98,10 +99,10 @@ def _enqueue(files: list[FileStorage]) -> list[Job]:
         queued = st.store.jobs.enqueue(accepted, st.settings.max_queue_depth)
         _requeue_stale_duplicates(accepted, queued, files)
     except QueueFull as exc:
-        _discard(accepted, req.batch, len(files))
+        _discard(accepted, batch, made, len(files))
         raise admission.queue_full(exc) from None
     except BaseException:
-        _discard(accepted, req.batch, len(files))
+        _discard(accepted, batch, made, len(files))
         raise
     for job in accepted:
         log.info("job=%s status=%s filename=%r input=%dx%d/%s/%dB spec=%s variants=%d priority=%s%s", job.id,
@@ -117,26 +118,28 @@ def _requeue_stale_duplicates(accepted: list[Job], queued: list[Job], files: lis
     made = {j.id for j in queued}
     stale = [(job, file) for job, file in zip(accepted, files, strict=True) if job.id not in made]
     for job, file in stale:
-        intake.store(job, file.stream)
+        intake.store(job, file)
     if stale:
         state.get().store.jobs.enqueue([job for job, _ in stale])
 
 
-def _discard(jobs: list[Job], batch: str, count: int) -> None:
-    """Nothing was queued: the stored uploads removed, the batch's room given back (or an implicit one gone)."""
+def _discard(jobs: list[Job], batch: str, made: bool, count: int) -> None:
+    """Nothing was queued: the stored uploads removed, the batch's room given back (or the one made for
+    these files gone)."""
     st = state.get()
     for job in jobs:
         if not job.duplicate_of:
             st.storage.delete(job.input_key)
-    if batch and bodies.upload_fields().get("batch"):
-        st.store.batches.release(batch, count)
-    elif batch:
+    if made:
         st.store.batches.delete(batch)
+    elif batch:
+        st.store.batches.release(batch, count)
 
 
-def _batch_for(count: int, url: str) -> str:
-    """The batch the files join: the one named (``batch``; room taken for them), or for several files
-    without one, a batch of their own (expecting them all; told to ``url`` too when it completes)."""
+def _batch_for(count: int, url: str) -> tuple[str, bool]:
+    """The batch the files join, and whether it was made for them: the one named (``batch``; room taken for
+    them), or for several files without one, a batch of their own (expecting them all; told to ``url`` too
+    when it completes)."""
     st = state.get()
     named = str(bodies.upload_fields().get("batch") or "").strip()
     if named:
@@ -144,13 +147,12 @@ def _batch_for(count: int, url: str) -> str:
         if not st.store.batches.reserve(batch["id"], count):
             raise ApiError("batch_full", f"the batch expects {batch['expected']} jobs and has {batch['jobs']}: "
                            f"these {count} would be more")
-        return str(batch["id"])
+        return str(batch["id"]), False
     if count == 1:
-        return ""
+        return "", False
     batch_id = new_job_id()
-    st.store.batches.create(batch_id, auth.current().tenant, count, url, time.time(), st.settings.job_ttl)
-    st.store.batches.reserve(batch_id, count)
-    return batch_id
+    st.store.batches.create(batch_id, auth.current().tenant, count, url, time.time(), st.settings.job_ttl, count)
+    return batch_id, True
 
 
 def _accept_nth(file: FileStorage, index: int, count: int, req: intake.Request) -> Job:

@@ -12,11 +12,13 @@ from .part import Part
 
 @dataclass
 class Batches(Part):
-    def create(self, batch_id: str, tenant: str, expected: int, callback_url: str, now: float, ttl: int) -> None:
+    def create(self, batch_id: str, tenant: str, expected: int, callback_url: str, now: float, ttl: int,
+               jobs: int = 0) -> None:
+        """A batch expecting ``expected`` jobs, ``jobs`` of them with their room taken already."""
         key = self.keys.batch(batch_id)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"tenant": tenant, "expected": expected, "callback_url": callback_url,
-                                    "created_at": repr(now), "jobs": 0, "ended": 0})
+                                    "created_at": repr(now), "jobs": jobs, "ended": 0})
             pipe.expire(key, ttl)
             pipe.execute()
 
@@ -32,13 +34,9 @@ class Batches(Part):
                 "completed_at": float(data["completed_at"]) if data.get("completed_at") else None}
 
     def reserve(self, batch_id: str, count: int) -> bool:
-        """Room for ``count`` more jobs (no more than it expects): taken, or False (nothing taken)."""
-        key = self.keys.batch(batch_id)
-        taken = int(self.redis.hincrby(key, "jobs", count))
-        if taken <= int(self.redis.hget(key, "expected") or 0):
-            return True
-        self.redis.hincrby(key, "jobs", -count)
-        return False
+        """Room for ``count`` more jobs (no more than it expects): taken, or False (nothing taken, nor a
+        batch that has gone made again)."""
+        return bool(self.scripts("reserve", [self.keys.batch(batch_id)], [count]))
 
     def delete(self, batch_id: str) -> None:
         self.redis.delete(self.keys.batch(batch_id))
