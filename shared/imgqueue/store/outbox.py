@@ -60,8 +60,11 @@ class Outbox(Part):
     def keep_body(self, message_id: str, body: str) -> str:
         """The message's payload: ``body`` unless an earlier attempt built one already."""
         key = self.keys.delivery(message_id)
-        self.redis.hsetnx(key, "body", body)
-        return str(self.redis.hget(key, "body") or body)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "body", body)
+            pipe.hget(key, "body")
+            kept = pipe.execute()[1]
+        return str(kept or body)
 
     def attempted(self, message_id: str, attempt: dict[str, Any], state: Delivery, next_at: float) -> None:
         self.scripts("attempted", [], [message_id, json.dumps(attempt, separators=(",", ":")), state.value,
@@ -72,18 +75,21 @@ class Outbox(Part):
         self.redis.zadd(self.keys.outbox, {message_id: at}, xx=True)
 
     def get(self, message_id: str) -> Message | None:
-        raw = self.redis.hgetall(self.keys.delivery(message_id))
-        if not raw:
-            return None
-        message = Message.from_fields(message_id, _pairs(raw))
-        message.attempt_log = [json.loads(a) for a in self.redis.lrange(self.keys.delivery_attempts(message_id),
-                                                                         -ATTEMPTS_SHOWN, -1)]
-        return message
+        return self._read([message_id])[0]
+
+    def _read(self, ids: list[str]) -> list[Message | None]:
+        """The messages and their latest attempts, in one round trip (None for one that is gone)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.hgetall(self.keys.delivery(message_id))
+                pipe.lrange(self.keys.delivery_attempts(message_id), -ATTEMPTS_SHOWN, -1)
+            raw = pipe.execute()
+        return [_message(message_id, raw[2 * i], raw[2 * i + 1]) for i, message_id in enumerate(ids)]
 
     def of(self, subject: str) -> list[Message]:
         """The messages about one job or batch, oldest first, with their attempts."""
         ids = [str(i) for i in self.redis.lrange(self.keys.deliveries(subject), 0, -1)]
-        return [m for m in (self.get(i) for i in ids) if m is not None]
+        return [m for m in self._read(ids) if m is not None]
 
     def redeliver(self, message_id: str, now: float) -> bool:
         """A dead (or any) message pending again, due now; False when it is unknown."""
@@ -109,3 +115,11 @@ def _pairs(raw: Any) -> dict[str, str]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _message(message_id: str, fields: dict[Any, Any], attempts: list[Any]) -> Message | None:
+    if not fields:
+        return None
+    message = Message.from_fields(message_id, _pairs(fields))
+    message.attempt_log = [json.loads(a) for a in attempts]
+    return message
