@@ -103,6 +103,19 @@ def test_a_staged_upload_never_committed_is_removed_when_closed(storage: LocalSt
     assert list(storage.roots["uploads"].iterdir()) == []
 
 
+def test_an_upload_staged_by_a_killed_api_goes_with_the_stale_temp_files(storage: LocalStorage) -> None:
+    abandoned, writing = storage.stage("uploads"), storage.stage("uploads")
+    for staged in (abandoned, writing):
+        staged.write(b"half an upload")
+        staged.flush()
+    past = time.time() - STALE_TEMP_AGE - 60
+    os.utime(abandoned.tmp, (past, past))
+    assert list(storage.list("uploads/")) == [], "a staged file is no object"
+    sweep(storage, {"uploads/": 3600})
+    assert not os.path.exists(abandoned.tmp) and os.path.exists(writing.tmp)
+    writing.close()
+
+
 def test_missing_objects_and_unsafe_keys_are_refused(storage: LocalStorage) -> None:
     with pytest.raises(ObjectMissing):
         storage.get("uploads/nope.jpg")

@@ -84,6 +84,12 @@ class CappedFile:
     def fileno(self) -> int:
         return self.staged.fileno()
 
+    @property
+    def _file(self) -> Any:
+        """What the probe's zero-copy view reads (``layout._view``): an object store's in-memory spool itself,
+        rather than a file it would be rolled over to for a ``fileno``."""
+        return getattr(self.staged, "_file", self.staged)
+
     def commit(self, key: str) -> int:
         """Make the file the object ``key``; its size."""
         return self.staged.commit(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 from werkzeug.datastructures import FileStorage
 
@@ -75,18 +75,14 @@ def accept(file: FileStorage, req: Request) -> Job:
         job.content = quick_key(file.stream, size, order.fingerprint)
         job.duplicate_of = _identical_done(job, file.stream)
     if not job.duplicate_of:
-        store(job, file.stream)
+        store(job, file)
     return job
 
 
-def store(job: Job, stream: IO[bytes]) -> None:
-    """Make the upload its job's input: the file staged as it arrived, committed under the job's key (no
-    copy); a stream from elsewhere is put."""
-    if isinstance(stream, CappedFile):
-        job.input_bytes = stream.commit(job.input_key)
-    else:
-        stream.seek(0)
-        job.input_bytes = state.get().storage.put(job.input_key, stream)
+def store(job: Job, file: FileStorage) -> None:
+    """Make the upload its job's input: the file staged as it arrived (``bodies.CappedFile``, the stream of
+    every uploaded file), committed under the job's key, no copy."""
+    job.input_bytes = cast(CappedFile, file.stream).commit(job.input_key)
     job.duplicate_of = ""
 
 
