@@ -15,6 +15,7 @@ from helpers import image_bytes, run_one
 from imgqueue.job import JobStatus
 from imgqueue.store import Store
 from imgqueue_api import create_app
+from imgqueue_api.jobs import MAX_HISTORY_WINDOW
 from imgqueue_dev.procs import free_port
 from imgqueue_dev.settings import StackSettings
 from imgqueue_worker import Worker
@@ -113,6 +114,13 @@ def test_listing_and_filters(client: FlaskClient) -> None:
     assert_error(client.get("/jobs?status=bogus"), 400, "invalid_parameter")
     assert_error(client.get("/jobs?limit=0"), 400, "invalid_parameter")
     assert_error(client.get("/jobs?limit=ten"), 400, "invalid_parameter")
+
+
+def test_the_charts_window_is_whole_seconds_within_its_bounds(client: FlaskClient) -> None:
+    assert client.get("/stats/history").json["window"] == 3600
+    assert client.get("/stats/history?window=120").json["window"] == 120
+    for bad in ("59", "\u0663\u0660\u0660", "1e3", "-60", str(MAX_HISTORY_WINDOW + 1)):
+        assert_error(client.get(f"/stats/history?window={bad}"), 400, "invalid_parameter")
 
 
 @pytest.mark.parametrize(("form", "code"), [

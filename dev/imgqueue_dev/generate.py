@@ -21,7 +21,7 @@ from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
-from imgqueue.status import NEXT, TERMINAL, JobStatus
+from imgqueue.status import NEXT, TERMINAL, Delivery, JobStatus
 from imgqueue_api import create_app
 from imgqueue_api.contract import build
 from imgqueue_api.errors import ERRORS
@@ -76,14 +76,16 @@ def client_codes() -> str:
 
 def dashboard_statuses() -> str:
     names = ", ".join(f'{s.name}: "{s.value}"' for s in JobStatus)
+    deliveries = ", ".join(f'{d.name}: "{d.value}"' for d in Delivery)  # a webhook message's states
     final = ", ".join(f'"{s.value}"' for s in JobStatus if s in TERMINAL)
     follows = ", ".join(f'{s.value}: [{", ".join(chr(34) + n.value + chr(34) for n in JobStatus if n in NEXT[s])}]'
                         for s in JobStatus)
-    return (f"// A job's statuses, {HEADER.format(source='shared/imgqueue/status.py')}.\n"
+    return (f"// A job's statuses (and a webhook message's), {HEADER.format(source='shared/imgqueue/status.py')}.\n"
             f'"use strict";\n'
             f"const STATUS = Object.freeze({{{names}}});\n"
             f"const TERMINAL = new Set([{final}]);\n"
-            f"const NEXT = Object.freeze({{{follows}}});\n")
+            f"const NEXT = Object.freeze({{{follows}}});\n"
+            f"const DELIVERY = Object.freeze({{{deliveries}}});\n")
 
 
 def openapi_document() -> str:

@@ -70,7 +70,7 @@ def get_job(job_id: str) -> Response:
 @bp.get("/jobs")
 @auth.allow(*auth.TENANTS)
 def list_jobs() -> Response:
-    limit = _limit(request.args.get("limit", ""))
+    limit = _whole(request.args.get("limit", ""), "limit", DEFAULT_LIST, 1, MAX_LIST)
     status = _status(request.args.get("status", ""))
     jobs_store, who = state.get().store.jobs, auth.current()
     if request.args.get("ids"):
@@ -97,11 +97,9 @@ def history() -> Response:
     """The charts' points over the last ``window`` seconds (default an hour; at most what is kept): per
     minute, jobs done, failed and cancelled, failures by reason, p50 and p95 from upload to done, and the
     queue depth by priority."""
-    raw = request.args.get("window", "").strip() or str(HISTORY_WINDOW)
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 10 and 60 <= int(raw) <= MAX_HISTORY_WINDOW):
-        raise ApiError("invalid_parameter", f"window must be whole seconds from 60 to {MAX_HISTORY_WINDOW}")
-    samples = state.get().store.history.since(time.time() - int(raw))
-    return jsonify(window=int(raw), points=charts.points(samples))
+    window = _whole(request.args.get("window", ""), "window (seconds)", HISTORY_WINDOW, 60, MAX_HISTORY_WINDOW)
+    samples = state.get().store.history.since(time.time() - window)
+    return jsonify(window=window, points=charts.points(samples))
 
 
 @bp.get("/me")
@@ -112,13 +110,15 @@ def me() -> Response:
     return jsonify(tenant=who.tenant, role=who.role, authMode=state.get().settings.auth_mode)
 
 
-def _limit(raw: str) -> int:
-    if raw.strip() == "":
-        return DEFAULT_LIST
-    limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
-    if not 1 <= limit <= MAX_LIST:
-        raise ApiError("invalid_parameter", f"limit must be a whole number between 1 and {MAX_LIST}")
-    return limit
+def _whole(raw: str, name: str, default: int, low: int, high: int) -> int:
+    """A query parameter's whole number in ASCII digits, from ``low`` to ``high`` (``default`` when empty)."""
+    raw = raw.strip()
+    if raw == "":
+        return default
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else low - 1
+    if not low <= value <= high:
+        raise ApiError("invalid_parameter", f"{name} must be a whole number between {low} and {high}")
+    return value
 
 
 def _status(raw: str) -> JobStatus | None:

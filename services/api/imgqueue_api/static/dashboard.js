@@ -141,7 +141,7 @@ function webhookDetails(job) {
         const when = new Date(a.at * 1000).toLocaleTimeString();
         list.append(el("li", "", `${message.event} · ${when} · ${a.status ?? "no answer"} · ${Math.round(a.ms)} ms${a.error ? " · " + a.error : ""}`));
       }
-      if (message.state === "dead") {
+      if (message.state === DELIVERY.DEAD) {
         const again = el("button", "redeliver", "redeliver");
         again.addEventListener("click", async () => {
           await api(`/deliveries/${message.id}/redeliver`, { method: "POST" });
