@@ -68,7 +68,7 @@ def measure(target: Contender, batch: list[Photo], timeout: float = 600) -> dict
         failed = wait_ended(target, ids, timeout)
         seconds = time.perf_counter() - t0
         spent = cpu.per_image(before, cpu.snapshot(target.parts), len(batch))
-        calls = redis_calls.per_job(called, redis_calls.snapshot(target.redis_url), len(batch))
+        calls = redis_calls.per(called, redis_calls.snapshot(target.redis_url), len(batch))
     finally:
         client.session.close()
     return {"seconds": seconds, "images_per_s": len(batch) / seconds, "failed": failed, "cpu_ms": spent,

@@ -45,7 +45,7 @@ def commands_per_second(url: str, workers: int, seconds: float) -> dict[str, flo
                 keeper.join(10)
             client.flushdb()
             client.close()
-    per_second = redis_calls.per_job(before, after, elapsed)
+    per_second = redis_calls.per(before, after, elapsed)
     return {"commands_per_s": per_second["total"], "scripts_per_s": per_second["scripts"]}
 
 

@@ -21,10 +21,10 @@ def snapshot(url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()}
 
 
-def per_job(before: Mapping[str, int], after: Mapping[str, int], jobs: float) -> dict[str, float]:
-    """Calls per job (or per whatever ``jobs`` counts: seconds) by command, most first (``info`` itself left
-    out), their total, and the scripts among them."""
-    calls = {name: (n - before.get(name, 0)) / jobs for name, n in after.items() if name != "info"}
+def per(before: Mapping[str, int], after: Mapping[str, int], units: float) -> dict[str, float]:
+    """Calls per unit (a job, a second) by command, most first (``info`` itself left out), their total, and
+    the scripts among them."""
+    calls = {name: (n - before.get(name, 0)) / units for name, n in after.items() if name != "info"}
     calls = {name: round(n, 2) for name, n in sorted(calls.items(), key=lambda kv: -kv[1]) if n > 0}
     return {"total": round(sum(calls.values()), 2), "scripts": round(sum(calls.get(s, 0) for s in SCRIPTS), 2),
             **calls}

@@ -88,9 +88,10 @@ CREATE_JOBS = Operation(
 
 CANCEL = Operation(
     endpoint="control.cancel", id="cancelJob", tag="jobs", summary="Cancel a job that has not ended",
-    description="A delayed, queued or retrying job is cancelled at once and never starts. A processing one "
-                "stops at its worker's next checkpoint (between frames), or its output is discarded: it never "
-                "becomes done. Its upload is kept while the job is, so it can be retried. A job that has "
+    description="A delayed, queued or retrying job is cancelled at once and never starts. A processing set "
+                "stops at its worker's next checkpoint (before each output is stored); a processing job that "
+                "gets past its last one has its outputs discarded: it never becomes done. Its upload is kept "
+                "while the job is, so it can be retried. A job that has "
                 "ended answers 409 `not_cancellable` with the job as it is.",
     ok=Ok(200, "cancelled: the job's record", ref("Job"), ex.job(JobStatus.CANCELLED)),
     errors=("job_not_found", "not_cancellable", "store_full"), params=(JOB_ID,), path_example={"job_id": ex.JOB_ID},
