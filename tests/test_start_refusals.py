@@ -26,10 +26,16 @@ def start(settings: StackSettings, **env: str) -> subprocess.CompletedProcess[st
     return subprocess.run(Service.API.argv(), env=merged, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("secret", ["SIGNING_KEY", "METRICS_TOKEN", "REDIS_PASSWORD"])
-def test_an_example_secret_is_refused_at_start(settings: StackSettings, secret: str) -> None:
+@pytest.mark.parametrize(("secret", "value"), [  # the values the Kubernetes base and .env.example ship
+    ("SIGNING_KEY", "change-me-please-0123456789"),
+    ("METRICS_TOKEN", "change-me-metrics-token-0123456789"),
+    ("REDIS_PASSWORD", "change-me-redis-password"),
+    ("API_TOKENS", "ops:admin:change-me-admin-token-0123456789"),
+    ("AWS_SECRET_ACCESS_KEY", "change-me"),
+])
+def test_an_example_secret_is_refused_at_start(settings: StackSettings, secret: str, value: str) -> None:
     token_mode = settings.with_overrides(auth_mode="token", api_tokens=f"acme:client:{TOKEN}", api_port=free_port())
-    refused = start(token_mode, **{secret: "change-me-please-0123456789"})
+    refused = start(token_mode, **{secret: value})
     assert refused.returncode != 0
     assert secret in refused.stderr and "example value" in refused.stderr
 
