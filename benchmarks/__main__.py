@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imgqueue import vips
+from imgqueue_dev.waiting import Deadline
 
 from . import api_accept, end_to_end, fair_share, housekeeping, memory, queue_overhead, resize, sharp, srcset
 from .common import load_photos
@@ -57,8 +58,8 @@ def run_resize(quick: bool, rounds: int) -> dict[str, Any]:
     out = ctx.Queue()
     child = ctx.Process(target=resize.run_in_child, args=(quick, rounds, out))
     child.start()
-    deadline = time.monotonic() + 1800
-    while time.monotonic() < deadline:
+    deadline = Deadline(1800, "the resize benchmark")
+    while not deadline.passed:
         try:
             result: dict[str, Any] = out.get(timeout=1)
             child.join(60)
@@ -67,7 +68,7 @@ def run_resize(quick: bool, rounds: int) -> dict[str, Any]:
             if not child.is_alive():
                 raise RuntimeError(f"the resize benchmark process died (exit code {child.exitcode})") from None
     child.kill()
-    raise TimeoutError("the resize benchmark took longer than 30 minutes")
+    raise deadline.fail()
 
 
 def main(argv: list[str] | None = None) -> int:

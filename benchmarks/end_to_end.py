@@ -33,6 +33,7 @@ from imgqueue.status import TERMINAL, JobStatus
 from imgqueue_client import Client
 from imgqueue_dev.objectstore import start_objectstore
 from imgqueue_dev.stack import LocalStack
+from imgqueue_dev.waiting import Deadline
 
 from . import cpu, libvips_alone, redis_calls, sharp
 from .common import Photo, bench_stack, devnull, median
@@ -79,14 +80,14 @@ def wait_ended(target: Contender, ids: list[str], timeout: float = 600) -> int:
     """Watch the jobs' status keys (``MGET`` every 20 ms) until every one has ended; how many failed."""
     watcher = redis.Redis.from_url(target.redis_url)
     status_keys = [keys.job_status(job_id) for job_id in ids]
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout, f"{target.name}'s jobs to end")
     try:
         while True:
             statuses = watcher.mget(status_keys)
             if all(s in ENDED for s in statuses):
                 return sum(1 for s in statuses if s != JobStatus.DONE.value.encode())
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{target.name}: jobs not finished after {timeout:.0f} s")
+            if deadline.passed:
+                raise deadline.fail()
             time.sleep(0.02)
     finally:
         watcher.close()

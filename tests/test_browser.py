@@ -16,6 +16,7 @@ from receiver import Receiver, receiving
 from helpers import wait_for
 from imgqueue.webhooks import new_secret
 from imgqueue_dev.stack import LocalStack
+from imgqueue_dev.waiting import wait_until
 from imgqueue_tester.samples import generate
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -27,11 +28,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "test-results"
 def until(page, script: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
     """Evaluate ``script`` until it is truthy. (Playwright's wait_for_function compiles its predicate with
     eval in the page, which the dashboard's Content-Security-Policy rightly forbids.)"""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(script):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {script}")
-        time.sleep(0.1)
+    wait_until(lambda: page.evaluate(script), timeout, script, interval=0.1)
 
 
 @pytest.fixture
@@ -251,7 +248,7 @@ def test_the_charts_show_the_history_and_an_operator_retries_a_failed_job_and_ca
 
     page = browser_page
     page.goto(local.url + "/", wait_until="domcontentloaded")
-    until(page, "window.imgqueueCharts?.ended?.data[0].length === 2", 20)
+    until(page, "window.imgqueueCharts?.ended?.data[0].length === 2", 60)  # a loaded machine is slow to draw
     ended = page.evaluate("window.imgqueueCharts.ended.data")
     assert ended[1] == [60, 120] and ended[2] == [6, 0], ended  # done and failed per minute, between samples
     latency = page.evaluate("window.imgqueueCharts.latency.data")
@@ -263,7 +260,7 @@ def test_the_charts_show_the_history_and_an_operator_retries_a_failed_job_and_ca
     until(page, f"document.querySelector('#failed tr[data-id=\"{failed_id}\"] .retry') !== null", 20)
     local.start_workers(1)
     page.click(f"#failed tr[data-id='{failed_id}'] .retry")
-    until(page, f"document.querySelector('.job[data-id=\"{failed_id}\"]')?.dataset.status === 'done'", 30)
+    until(page, f"document.querySelector('.job[data-id=\"{failed_id}\"]')?.dataset.status === 'done'", 60)
     until(page, f"document.querySelector('#failed tr[data-id=\"{failed_id}\"]') === null", 10)
     page.click(f".job[data-id='{later_id}'] .cancel")
     until(page, f"document.querySelector('.job[data-id=\"{later_id}\"]')?.dataset.status === 'cancelled'", 20)

@@ -18,6 +18,7 @@ from helpers import image_bytes
 from imgqueue_dev.sentinel import Failover, start_failover
 from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
+from imgqueue_dev.waiting import Deadline
 
 
 @pytest.fixture
@@ -27,11 +28,12 @@ def failover(tmp_path: Path) -> Iterator[Failover]:
     topology.stop()
 
 
-def acknowledged_uploads(url: str, count: int, deadline: float) -> list[str]:
-    """Upload ``count`` images, retrying what is refused (503) as a client would; the ids acknowledged."""
+def acknowledged_uploads(url: str, count: int, deadline: Deadline) -> list[str]:
+    """Upload ``count`` images, retrying what is refused (503) as a client would, until ``deadline``; the ids
+    acknowledged."""
     ids: list[str] = []
     session = requests.Session()
-    while len(ids) < count and time.monotonic() < deadline:
+    while len(ids) < count and not deadline.passed:
         try:
             resp = session.post(f"{url}/upload", files={"image": ("a.jpg", image_bytes(60, 40))}, timeout=10)
         except requests.RequestException:
@@ -48,17 +50,17 @@ def lose_the_primary_while_the_replica_lags(local: LocalStack, failover: Failove
     """10 uploads, then 10 more while the replica is paused, then the primary killed and 10 more after the
     failover. Returns (acknowledged ids, those the store no longer has once the workers are done)."""
     local.start_api()
-    deadline = time.monotonic() + 90
+    deadline = Deadline(90, "30 acknowledged uploads")
     ids = acknowledged_uploads(local.url, 10, deadline)
     failover.partition()
-    ids += acknowledged_uploads(local.url, 10, time.monotonic() + 2.5)  # as many as the partition allows
+    ids += acknowledged_uploads(local.url, 10, Deadline(2.5, "uploads"))  # as many as the partition allows
     failover.primary.signal(signal.SIGKILL)
     failover.wait_for_failover()
     ids += acknowledged_uploads(local.url, 10, deadline)
     local.start_workers(2)
     client = local.client
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    settled = Deadline(60, "every surviving job to end")
+    while not settled.passed:
         try:
             records = client.jobs(ids)
         except Exception:

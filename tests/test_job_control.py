@@ -25,6 +25,7 @@ from imgqueue.store import Store
 from imgqueue_client import ApiError, Client
 from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack, start_redis
+from imgqueue_dev.waiting import Deadline
 
 HEARTBEAT_TTL = 5.0
 
@@ -302,8 +303,8 @@ def test_a_processing_set_reports_its_progress(store: Store, local: LocalStack, 
         job = enqueue(store, replace(single, variants=variants, output_key=variants[0].key))
         assert wait_status(store, job.id, {JobStatus.DONE}).status is JobStatus.DONE
         seen = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not any(e.get("status") == "done" for e in seen):
+        deadline = Deadline(10, "the set's done event")
+        while not deadline.passed and not any(e.get("status") == "done" for e in seen):
             message = events.get_message(timeout=1.0)
             if message:
                 seen.append(json.loads(message["data"]))
