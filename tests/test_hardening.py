@@ -82,6 +82,17 @@ def test_numbers_are_whole_numbers_in_ascii_digits_only(api_server: LocalStack) 
         assert listing.status_code == 400 and listing.json()["error"]["code"] == "invalid_parameter", width
 
 
+def test_json_nested_thousands_deep_is_refused_not_a_server_error(api_server: LocalStack) -> None:
+    """Python's JSON parser gives up on deep nesting with a RecursionError, not the ValueError of bad JSON."""
+    deep = "[" * 20_000 + "]" * 20_000  # 40 KB: within what every route takes
+    resp = requests.post(f"{api_server.url}/upload", files={"image": ("a.jpg", image_bytes())},
+                         data={"variants": deep}, timeout=30)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_parameter", resp.text
+    resp = requests.post(f"{api_server.url}/batches", data=deep, headers={"Content-Type": "application/json"},
+                         timeout=30)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_body", resp.text
+
+
 def test_a_form_part_whose_headers_are_not_utf8_is_refused_clearly(api_server: LocalStack) -> None:
     part = (b'Content-Disposition: form-data; name="image"; filename="caf\xe9.jpg"\r\nContent-Type: image/jpeg',
             image_bytes())

@@ -273,6 +273,22 @@ def test_identical_uploads_share_one_output_kept_while_a_job_wants_it(local: Loc
     assert store.stats()["deduplicated"] == 1
 
 
+def test_a_duplicates_upload_counts_as_accepted_and_is_not_counted_as_stored(stack: LocalStack,
+                                                                             store: Store) -> None:
+    """The bytes stored (``/stats``, ``imgqueue_stored_bytes``) between two sweeps: a duplicate's upload is
+    not kept, so only the jobs that keep theirs count."""
+    client, data = stack.client, image_bytes(300, 200)
+    first = client.submit(data, 60, 40)["jobId"]
+    assert client.wait(first, timeout=30)["status"] == "done"
+    assert client.submit(data, 60, 40)["duplicateOf"] == first
+    delayed = client.submit(data, 61, 40, delay=300)["jobId"]  # kept until it runs
+    stats = store.stats()
+    assert stats["upload_bytes"] == 3 * len(data), "every accepted upload"
+    assert stats["stored_upload_bytes"] == len(data), "the delayed job's upload only"
+    assert [p.stat().st_size for p in stack.settings.upload_dir.iterdir()] == [len(data)]
+    client.cancel(delayed)
+
+
 @pytest.mark.timeout(120)
 def test_a_delayed_job_survives_a_redis_restart(tmp_path: Path, settings: StackSettings) -> None:
     folder = tmp_path / "aof"

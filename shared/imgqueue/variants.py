@@ -67,7 +67,7 @@ def _variant(index: int, item: dict[str, Any], defaults: Mapping[str, Any], limi
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise InvalidSpec("variants must be JSON: an array of objects, each with a name") from None
 
 

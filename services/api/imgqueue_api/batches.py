@@ -30,7 +30,10 @@ MESSAGE_ID = re.compile(r"^msg_[0-9a-f]{32}_[0-9]{1,9}$")
 def create_batch() -> tuple[Response, int]:
     """A batch expecting ``expected`` jobs; ``callbackUrl`` is told (``batch.completed``) once all have ended."""
     st = state.get()
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # JSON nested thousands deep: silent covers only what json calls a ValueError
+        body = None
     if not isinstance(body, dict):
         raise ApiError("invalid_body", 'send JSON: {"expected": <jobs>, "callbackUrl": <optional URL>}')
     expected = body.get("expected")

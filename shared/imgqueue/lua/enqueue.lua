@@ -6,14 +6,16 @@
 -- that job's output, if the original is still done and its output kept; else the script reports it.
 -- KEYS[1] index (sorted set)   KEYS[2] stats hash
 -- ARGV[1..2] the prelude's (common.lua)
--- ARGV[3] JSON array of {i: id, f: [field, value, ...], c: created_at, b: batch?, t: tenant?, p: priority?,
---         r: run_at?, d: id of the done job it duplicates?, x: trace id?}
--- ARGV[4] bytes uploaded   ARGV[5] prefix of the per-tenant indexes
--- ARGV[6] most jobs the queue may hold, queued and delayed (0: no limit)   ARGV[7] jobs this enqueue adds
--- in all (its chunks)   ARGV[8] seconds an output is kept (OUTPUT_TTL)
+-- ARGV[3] JSON array of {i: id, f: [field, value, ...], c: created_at, n: bytes uploaded, b: batch?,
+--         t: tenant?, p: priority?, r: run_at?, d: id of the done job it duplicates?, x: trace id?}
+-- ARGV[4] prefix of the per-tenant indexes
+-- ARGV[5] most jobs the queue may hold, queued and delayed (0: no limit)   ARGV[6] jobs this enqueue adds
+-- in all (its chunks)   ARGV[7] seconds an output is kept (OUTPUT_TTL)
+-- Counts the bytes of the uploads it accepts (upload_bytes) and of those it keeps (stored_upload_bytes:
+-- a duplicate's upload is not kept; a stale duplicate is counted when it is queued again).
 -- Returns {1, depth after, {ids of duplicates whose original is no longer usable}} when queued,
 -- {0, depth} when refused.
-local limit, adding, output_ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local limit, adding, output_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local counted = {S.DELAYED}
 for _, priority in ipairs(PRIORITIES) do counted[#counted + 1] = S.QUEUED .. ':' .. priority end
 local function depth()
@@ -45,13 +47,14 @@ local function duplicate(j)
   return true
 end
 
-local jobs, stale, tally, woken = cjson.decode(ARGV[3]), {}, {}, 0
+local jobs, stale, tally, woken, uploaded, stored = cjson.decode(ARGV[3]), {}, {}, 0, 0, 0
 for _, j in ipairs(jobs) do
   local created = true
   if j.d then
     created = duplicate(j)
     if not created then stale[#stale + 1] = j.i end
   else
+    stored = stored + j.n
     local owner = {j.b or '', j.t or '', j.p or K.default_priority, '', j.x or ''}
     local status = S.QUEUED
     if j.r and tonumber(j.r) > NOW_N then status = S.DELAYED end
@@ -67,10 +70,11 @@ for _, j in ipairs(jobs) do
     end
   end
   if created then
+    uploaded = uploaded + j.n
     redis.call('ZADD', KEYS[1], j.c, j.i)
     if j.t then
-      redis.call('ZADD', ARGV[5] .. j.t, j.c, j.i)
-      redis.call('ZREMRANGEBYSCORE', ARGV[5] .. j.t, '-inf', NOW_N - TTL)
+      redis.call('ZADD', ARGV[4] .. j.t, j.c, j.i)
+      redis.call('ZREMRANGEBYSCORE', ARGV[4] .. j.t, '-inf', NOW_N - TTL)
     end
   end
 end
@@ -82,7 +86,7 @@ if woken > 0 then  -- a token per waiting job wakes an idle worker; a thousand a
 end
 redis.call('LTRIM', K.wake, 0, 999)
 redis.call('HINCRBY', KEYS[2], 'enqueued', #jobs - #stale)
-redis.call('HINCRBY', KEYS[2], 'upload_bytes', tonumber(ARGV[4]))
-redis.call('HINCRBY', KEYS[2], 'stored_upload_bytes', tonumber(ARGV[4]))
+redis.call('HINCRBY', KEYS[2], 'upload_bytes', uploaded)
+redis.call('HINCRBY', KEYS[2], 'stored_upload_bytes', stored)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW_N - TTL)
 return {1, depth(), stale}

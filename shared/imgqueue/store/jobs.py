@@ -48,8 +48,8 @@ class JobStore(Part):
             chunk = jobs[start:start + ENQUEUE_CHUNK]
             res = self.scripts(
                 "enqueue", [self.keys.index, self.keys.stats],
-                [json.dumps([_entry(j) for j in chunk]), sum(j.input_bytes for j in chunk),
-                 self.keys.tenant_index_prefix, max_depth, len(jobs) if start == 0 else 0, self.output_ttl])
+                [json.dumps([_entry(j) for j in chunk]), self.keys.tenant_index_prefix, max_depth,
+                 len(jobs) if start == 0 else 0, self.output_ttl])
             if not res[0]:
                 raise QueueFull(int(res[1]), max_depth, len(jobs))
             stale.update(str(i) for i in res[2])
@@ -168,7 +168,8 @@ class JobStore(Part):
 
 
 def _entry(job: Job) -> dict[str, Any]:
-    entry: dict[str, Any] = {"i": job.id, "f": [x for kv in job.to_redis().items() for x in kv], "c": job.created_at}
+    entry: dict[str, Any] = {"i": job.id, "f": [x for kv in job.to_redis().items() for x in kv], "c": job.created_at,
+                             "n": job.input_bytes}
     if job.batch:
         entry["b"] = job.batch
     if job.tenant:
