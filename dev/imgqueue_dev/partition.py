@@ -1,5 +1,12 @@
-"""A TCP relay that can be cut: a replica replicates through it, and ``cut()`` makes the link drop what it
-carries from then on, as a network partition between the primary and its replicas would."""
+"""A TCP relay in front of the primary whose replication links can be cut: everyone reaches the primary
+through it (its replicas, the sentinels, the API and the workers), and ``cut()`` drops what the replication
+streams carry from then on, as a network partition between the primary and its replicas would, while the
+other clients go on.
+
+Everyone goes through it because Sentinel compares the primary address each replica reports with the one
+it monitors, and "fixes" a replica that differs (``+fix-slave-config``): replicas that replicated through a
+relay of their own were moved onto the primary's own port after about eight seconds, and a later cut then
+cut nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import socket
 import threading
 
 from .procs import free_port
+
+REPLICATION = (b"PSYNC", b"SYNC")  # what a replica sends to start its stream (RESP arrays, any case)
 
 
 class Relay(threading.Thread):
@@ -21,7 +30,7 @@ class Relay(threading.Thread):
         self._listener = socket.create_server(("127.0.0.1", self.port))
 
     def cut(self) -> None:
-        """From now on, bytes that reach the relay are dropped, in both directions."""
+        """From now on, bytes of a replication stream that reach the relay are dropped, in both directions."""
         self.cut_off.set()
 
     def close(self) -> None:
@@ -33,13 +42,18 @@ class Relay(threading.Thread):
         while not self.closing.is_set():
             try:
                 client, _ = self._listener.accept()
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
             except OSError:
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:  # the primary is gone: refuse the way it would
+                client.close()
                 continue
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        peers = {a: b, b: a}
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        peers = {client: upstream, upstream: client}
+        replicating = False
         try:
             while not self.closing.is_set():
                 readable, _, _ = select.select(list(peers), [], [], 0.2)
@@ -47,10 +61,12 @@ class Relay(threading.Thread):
                     data = sock.recv(65536)
                     if not data:
                         return
-                    if not self.cut_off.is_set():
+                    if sock is client and not replicating:
+                        replicating = any(word in data.upper() for word in REPLICATION)
+                    if not (replicating and self.cut_off.is_set()):
                         peers[sock].sendall(data)
         except OSError:
             pass
         finally:
-            a.close()
-            b.close()
+            client.close()
+            upstream.close()

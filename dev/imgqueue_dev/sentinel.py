@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,11 @@ class Failover:
     sentinels: list[Proc]
     ports: dict[str, int]
     folder: Path
-    relays: list[Relay] = field(default_factory=list)  # the replicas' links to the first primary
+    relay: Relay  # the first primary's address for everyone: its replicas, the sentinels, the clients
 
     def partition(self) -> None:
         """Cut the replicas off the primary: what it takes from now on, they never get."""
-        for relay in self.relays:
-            relay.cut()
+        self.relay.cut()
 
     @property
     def addresses(self) -> str:
@@ -64,13 +63,12 @@ class Failover:
     def stop(self) -> None:
         for proc in [*self.sentinels, *self.replicas, self.primary]:
             proc.stop(timeout=5)
-        for relay in self.relays:
-            relay.close()
+        self.relay.close()
 
 
 def start_failover(folder: Path | None = None, down_after_ms: int = 1000) -> Failover:
-    """Primary and two replicas (each replicating through a relay that ``partition()`` cuts), and three
-    sentinels with a quorum of two; returns once both replicas are in sync."""
+    """Primary and two replicas, and three sentinels with a quorum of two, the primary reached by all
+    through a relay whose replication streams ``partition()`` cuts; returns once both replicas are in sync."""
     exe = shutil.which("redis-sentinel")
     if exe is None:
         raise FileNotFoundError("redis-sentinel is not on PATH (Debian: apt-get install redis-sentinel)")
@@ -78,12 +76,11 @@ def start_failover(folder: Path | None = None, down_after_ms: int = 1000) -> Fai
     ports = {"primary": free_port()}
     primary, _ = start_redis(ports["primary"], folder / "primary", False, _log(folder, "primary"),
                              "--repl-diskless-sync-delay", "0", password=False)
-    replicas, relays = [], []
+    relay = Relay(ports["primary"])
+    relay.start()
+    replicas = []
     for i in range(2):
         port = ports[f"replica{i}"] = free_port()
-        relay = Relay(ports["primary"])  # the replica's link to the primary, which tests can cut
-        relay.start()
-        relays.append(relay)
         replicas.append(start_redis(port, folder / f"replica{i}", False, _log(folder, f"replica{i}"), "--replicaof",
                                     "127.0.0.1", str(relay.port), "--replica-announce-ip", "127.0.0.1",
                                     password=False)[0])
@@ -92,11 +89,11 @@ def start_failover(folder: Path | None = None, down_after_ms: int = 1000) -> Fai
         port = ports[f"sentinel{i}"] = free_port()
         conf = folder / f"sentinel{i}.conf"
         conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {folder}\nprotected-mode no\n"
-                        f"sentinel monitor {MASTER} 127.0.0.1 {ports['primary']} 2\n"
+                        f"sentinel monitor {MASTER} 127.0.0.1 {relay.port} 2\n"
                         f"sentinel down-after-milliseconds {MASTER} {down_after_ms}\n"
                         f"sentinel failover-timeout {MASTER} 5000\nsentinel parallel-syncs {MASTER} 1\n")
         sentinels.append(Proc(f"sentinel{i}", [exe, str(conf)], log=_log(folder, f"sentinel{i}")).start())
-    topology = Failover(primary, replicas, sentinels, ports, folder, relays)
+    topology = Failover(primary, replicas, sentinels, ports, folder, relay)
     check = redis.Redis(port=ports["sentinel0"], decode_responses=True, socket_timeout=2)
 
     def all_known() -> bool:
