@@ -140,7 +140,8 @@ def test_callback_urls_are_https_only_by_default_and_refused_by_form(local: Loca
     local.settings = local.settings.with_overrides(webhook_secret=SECRET)
     local.start_api()
     for url in ("http://example.com/hook", "ftp://example.com/", "https://user:pw@example.com/", "https:///x",
-                "https://example.com:99999/", "https://exa mple.com/", "javascript:alert(1)"):
+                "https://example.com:99999/", "https://example.com:0/", "https://exa mple.com/", "javascript:alert(1)",
+                "https://[::1", "https://[::1/x"):
         resp = requests.post(f"{local.url}/upload", files={"image": ("a.jpg", image_bytes(80, 60))},
                              data={"callbackUrl": url}, timeout=20)
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_callback_url", (url, resp.text)

@@ -56,16 +56,21 @@ def check_url(url: str, policy: Policy) -> SplitResult:
     """The URL's parts if its form may be called (scheme, host, no credentials); Refused if not."""
     if len(url) > MAX_URL_LENGTH or not url.isascii() or any(c.isspace() for c in url):
         raise Refused(f"a callback URL is ASCII without spaces, at most {MAX_URL_LENGTH} characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ (urllib's "Invalid IPv6 URL")
+        raise Refused("a callback URL must be a URL: scheme://host[:port]/path") from None
     schemes = ("https", "http") if policy.allow_http else ("https",)
     if parts.scheme not in schemes:
         raise Refused(f"a callback URL must be {' or '.join(schemes)} (WEBHOOK_ALLOW_HTTP allows http)")
     if not parts.hostname or parts.username is not None or parts.password is not None:
         raise Refused("a callback URL names a host, and carries no user or password")
     try:
-        parts.port  # noqa: B018 (a port out of range raises)
+        port = parts.port  # a port out of range raises
     except ValueError:
-        raise Refused("a callback URL's port must be a number from 1 to 65535") from None
+        port = 0
+    if port == 0:  # 0, which urllib reads as given, would become the scheme's port
+        raise Refused("a callback URL's port must be a number from 1 to 65535")
     return parts
 
 
