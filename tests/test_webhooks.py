@@ -161,6 +161,35 @@ def test_delivery_checks_the_address_again_and_follows_no_redirect(local: LocalS
         assert target.got == [], "the redirect was not followed"
 
 
+def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_the_attempts_deadline() -> None:
+    """Each byte comes well within the read timeout, the whole answer never does: the attempt ends at
+    WEBHOOK_TIMEOUT all the same, so a receiver cannot hold a dispatcher's thread."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 1000:
+                if stop.wait(0.2):
+                    return
+                conn.sendall(bytes([byte]))
+
+    feeder = threading.Thread(target=trickle, daemon=True)
+    feeder.start()
+    policy = outbound.Policy(allow_http=True, allow_private=True, timeout=1.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError, match=r"within 1\.5 s"):
+            outbound.post(f"http://127.0.0.1:{server.getsockname()[1]}/hook", b"{}", {}, policy)
+        assert time.monotonic() - started < 5, "cut off at the deadline, not after the whole trickle"
+    finally:
+        stop.set()
+        feeder.join(5)
+        server.close()
+
+
 def test_open_mode_without_a_secret_refuses_callbacks(local: LocalStack) -> None:
     local.settings = local.settings.with_overrides(webhook_allow_http=True, webhook_allow_private=True)
     local.start_api()

@@ -105,8 +105,8 @@ class Settings:
     webhook_allow_private: bool = setting(False, "callback hosts may resolve to loopback, private, link-local or "
                                           "CGNAT addresses (tests, internal networks); cloud metadata addresses "
                                           "stay refused", WEBHOOKS)
-    webhook_timeout: float = setting(10.0, "seconds a delivery may take to connect, and then for each read of "
-                                     "the answer; past it, a failed attempt", WEBHOOKS)
+    webhook_timeout: float = setting(10.0, "seconds a delivery attempt may take in all (connecting, sending, the "
+                                     "whole answer); past it, a failed attempt", WEBHOOKS)
     webhook_max_response_bytes: int = setting(65536, "bytes of a receiver's answer read (the rest is ignored)",
                                               WEBHOOKS)
     webhook_retry_base: float = setting(5.0, "seconds before the second attempt; each later wait doubles (at most "

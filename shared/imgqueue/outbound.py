@@ -10,10 +10,12 @@ attempt); connecting and each read have a timeout, and the answer's body is read
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
@@ -122,14 +124,34 @@ def post(url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answ
     target = resolve(url, policy)
     started = time.monotonic()
     conn = _connection(target, policy.timeout)
+    # Each read has its own timeout; this one is the whole attempt's, so that an answer trickled a byte
+    # at a time cannot hold a dispatcher's thread: at the deadline the socket is shut, waking the read.
+    late = threading.Event()
+    deadline = threading.Timer(policy.timeout, _cut, (conn, late))
+    deadline.start()
     try:
         path = (target.url.path or "/") + (f"?{target.url.query}" if target.url.query else "")
         conn.request("POST", path, body=body, headers={**headers, "content-length": str(len(body))})
         resp = conn.getresponse()
         data = resp.read(policy.max_response_bytes)
-        return Answer(resp.status, data, (time.monotonic() - started) * 1000)
+    except (OSError, http.client.HTTPException):
+        if late.is_set():
+            raise TimeoutError(f"no whole answer within {policy.timeout:g} s") from None
+        raise
     finally:
+        deadline.cancel()
         conn.close()
+    if late.is_set():  # what was read may be cut short
+        raise TimeoutError(f"no whole answer within {policy.timeout:g} s")
+    return Answer(resp.status, data, (time.monotonic() - started) * 1000)
+
+
+def _cut(conn: http.client.HTTPConnection, late: threading.Event) -> None:
+    """Shut the connection's socket (from the deadline's thread): a read blocked on it returns at once."""
+    late.set()
+    if conn.sock is not None:
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Pinned(http.client.HTTPConnection):
