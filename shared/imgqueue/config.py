@@ -96,6 +96,10 @@ class Settings:
     job_ttl: int = setting(7 * 24 * 3600, "seconds a job record is kept after its last change (7 days)", LIFETIMES)
     output_ttl: int = setting(7 * 24 * 3600, "seconds an output is kept after its job is done; then its result "
                               "answers 410 `expired`", LIFETIMES)
+    history_interval: float = setting(60.0, "seconds between two samples of the queue's counters for the "
+                                      "dashboard's charts (one process of the fleet, API or worker, takes each)",
+                                      LIFETIMES)
+    history_length: int = setting(1440, "samples kept for the charts (1440 at a minute apart: a day)", LIFETIMES)
 
     webhook_secret: str = setting("", "the secret (`whsec_` + base64) that signs the webhooks of open mode's jobs "
                                   "(`imgqueue-admin webhooks new-secret` makes one); in token mode each tenant's "

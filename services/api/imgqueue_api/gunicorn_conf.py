@@ -50,11 +50,12 @@ def on_starting(server: object) -> None:
 
 
 def post_worker_init(worker: object) -> None:
-    from imgqueue_api import raw_errors
+    from imgqueue_api import raw_errors, sampler
     from imgqueue_api.events import set_server_alive
 
     set_server_alive(lambda: bool(worker.alive))  # type: ignore[attr-defined]
     raw_errors.install()
+    sampler.start(_settings)
 
 
 def child_exit(server: object, worker: object) -> None:

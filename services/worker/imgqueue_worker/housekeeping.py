@@ -27,7 +27,7 @@ from imgqueue.store import FULL, UNAVAILABLE, Store
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
-RECOVERY, SWEEP, HISTORY = "recover", "sweep", "history"
+RECOVERY, SWEEP = "recover", "sweep"
 # Failures that pass: the next turn of the loop tries again.
 PASSING: tuple[type[Exception], ...] = (*UNAVAILABLE, FULL, StorageError)
 
@@ -76,9 +76,7 @@ class Housekeeper(threading.Thread):
             log.info("worker=%s moved %d due jobs to their queue", self.worker_id, found.promoted)
 
     def sample(self, store: Store) -> None:
-        if not store.chores.claim(HISTORY, self.settings.history_interval * 0.9):
-            return  # another process took this one
-        store.history.record(store.history.take(store.counters, time.time()), self.settings.history_length)
+        store.sample_history()  # unless another process of the fleet took this interval's
 
     def sweep(self, store: Store) -> None:
         if not store.chores.claim(SWEEP, self.settings.sweep_interval * 0.9):

@@ -56,9 +56,6 @@ class WorkerSettings(Settings):
     job_time_limit: float = setting(60.0, "seconds a job may run before it fails with `time_limit_exceeded`", JOBS)
     sweep_interval: float = setting(300.0, "seconds between sweeps for expired outputs and files a crash left "
                                     "behind (one worker process of the fleet sweeps, in turn)", JOBS)
-    history_interval: float = setting(60.0, "seconds between two samples of the queue's counters for the "
-                                      "dashboard's charts (one worker process of the fleet takes each)", JOBS)
-    history_length: int = setting(1440, "samples kept for the charts (1440 at a minute apart: a day)", JOBS)
     imaging_engine: str = setting("auto", "`auto`: libvips for the still JPEG, PNG and WebP it can take, Pillow "
                                   "for the rest (Pillow alone when pyvips is not installed); `vips`: the same, "
                                   "but refuse to start without pyvips; `pillow`: Pillow for every job", JOBS)

@@ -20,6 +20,7 @@ Key names come from ``keys.py``, statuses from ``status.py``; nothing else in im
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis
@@ -34,6 +35,7 @@ from .counters import Counters
 from .endpoints import Endpoints
 from .events import Events, EventSubscription
 from .histogram import Histogram
+from .history import CHORE as HISTORY_CHORE
 from .history import History
 from .idempotency import IdempotencyStore, Remembered, Seen
 from .jobs import Changed, JobStore
@@ -77,6 +79,14 @@ class Store:
         self.endpoints = Endpoints(**parts)
         self.batches = Batches(**parts)
         self.history = History(**parts)
+
+    def sample_history(self) -> bool:
+        """Take this HISTORY_INTERVAL's sample of the counters for the charts, unless another process of the
+        fleet (a worker or an API process) has: True when this one did."""
+        if not self.chores.claim(HISTORY_CHORE, self.settings.history_interval * 0.9):
+            return False
+        self.history.record(self.history.take(self.counters, time.time()), self.settings.history_length)
+        return True
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: Policy | None = None) -> Store:

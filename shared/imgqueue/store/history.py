@@ -1,7 +1,8 @@
 """The queue's history for the dashboard's charts: a sample of the cumulative counters, the depth by
-priority and the upload-to-done histogram, taken every HISTORY_INTERVAL by one worker process of the fleet
-(a claimed chore), kept in a bounded Redis list (HISTORY_LENGTH samples, newest first), so the charts
-survive a page reload and an API restart. ``imgqueue.charts`` turns consecutive samples into points."""
+priority and the upload-to-done histogram, taken every HISTORY_INTERVAL by one process of the fleet, a
+worker or an API process (a claimed chore: the charts go on while no worker runs), kept in a bounded
+Redis list (HISTORY_LENGTH samples, newest first), so the charts survive a page reload and an API
+restart. ``imgqueue.charts`` turns consecutive samples into points."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from ..status import JobStatus, Priority
 from .counters import Counters
 from .part import Part
+
+CHORE = "history"  # the chore's name: one process of the fleet takes each interval's sample
 
 
 @dataclass
