@@ -207,6 +207,25 @@ def test_a_job_over_the_memory_ceiling_fails_and_a_fresh_process_takes_the_next(
     assert failed.lost == 0
 
 
+@vips_only
+def test_a_thin_picture_that_cover_enlarges_costs_the_output_not_the_whole_enlarged_picture(
+        local: LocalStack, store: Store) -> None:
+    """An 8000 x 1 PNG (a hundred bytes) to 300 x 300 cover: enlarging the whole picture before cutting it
+    would make 720 million pixels (a gigabyte, seconds of CPU); the box is cut out first. Within a 200 MB
+    ceiling, with the centre and with a smart crop."""
+    local.settings = local.settings.with_overrides(worker_memory_limit=200 * 1024 ** 2)
+    thin = io.BytesIO()
+    Image.new("L", (8000, 1), 128).save(thin, "PNG")
+    local.start_api()
+    jobs = [post(local.url, thin.getvalue(), "thin.png", width="300", height="300", crop=crop).json()["jobId"]
+            for crop in ("centre", "attention")]
+    local.start_workers(1)
+    for job_id in jobs:
+        done = wait_status(store, job_id, {JobStatus.FAILED, JobStatus.DONE}, timeout=60)
+        assert done.status is JobStatus.DONE and done.engine == "vips", done.error
+        assert (done.output_width, done.output_height) == (300, 300)
+
+
 def test_rate_limit_refuses_then_admits_after_retry_after(local: LocalStack) -> None:
     local.settings = local.settings.with_overrides(upload_rate_limit=3, upload_rate_window=2.0)
     local.start_api()

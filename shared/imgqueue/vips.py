@@ -35,6 +35,7 @@ MODES = frozenset({"RGB", "RGBA", "L", "LA", "P", "1"})
 OUTPUTS = frozenset({"JPEG", "PNG", "WEBP"})
 MIN_VERSION = (8, 15)  # the ``keep`` option of the savers
 _SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+_LARGEST = 10_000_000  # thumbnail's size for "as large as it is" (with size="down": never enlarged)
 # libvips' and its loaders' words for an allocation refused (WORKER_MEMORY_LIMIT also bounds thread stacks).
 _MEMORY = ("out of memory", "insufficient memory", "cannot allocate", "memory area too large", "error creating thread")
 
@@ -160,6 +161,12 @@ def _derive(source: Any, geo: Geometry, larger: list[Any]) -> Any:
             return source
         return source.thumbnail_image(width, height=height, size="force")
     if geo.smart is not None:
+        enlarge = max(width / source.width, height / source.height)
+        if enlarge > 1:  # find the window at the source's size, then enlarge the window alone
+            window = (min(source.width, max(1, round(width / enlarge))),
+                      min(source.height, max(1, round(height / enlarge))))
+            return source.smartcrop(*window, interesting=geo.smart.value).thumbnail_image(width, height=height,
+                                                                                         size="force")
         return source.thumbnail_image(width, height=height, crop=geo.smart.value)
     left, top = round(geo.box[0] * source.width), round(geo.box[1] * source.height)
     area_w = max(1, min(source.width - left, round((geo.box[2] - geo.box[0]) * source.width)))
@@ -189,6 +196,12 @@ def _to_pillow(image: Any) -> Image.Image:
 def _thumbnail(pyvips: Any, data: bytes, geo: Geometry, upright: bool) -> Any:
     """Decode (shrinking on load where the format can) and resize to ``geo.size`` in one pipeline."""
     width, height = geo.size
+    if geo.box != FULL and geo.scale > 1:
+        # A cover that enlarges: thumbnail would enlarge the whole picture and then cut it (an 8000 x 1 PNG
+        # to 300 x 300 made 720 million pixels and a gigabyte); cut the box out first, enlarge it alone.
+        whole = pyvips.Image.thumbnail_buffer(data, _LARGEST, height=_LARGEST, size="down", no_rotate=upright,
+                                              option_string="fail_on=truncated")
+        return _derive(_eight_bit(whole), geo, [])
     # The loader's fail_on goes in the option string (thumbnail's own fail_on does not reach it here):
     # a truncated file fails, as with Pillow, rather than coming out half grey.
     options: dict[str, Any] = {"height": height, "no_rotate": upright, "option_string": "fail_on=truncated"}
