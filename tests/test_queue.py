@@ -12,7 +12,8 @@ import pytest
 
 from helpers import claim, enqueue, finish, image_bytes, wait_for
 from imgqueue import keys
-from imgqueue.job import TERMINAL, Job, JobStatus
+from imgqueue.errors import JobNotFound
+from imgqueue.job import TERMINAL, Job, JobStatus, new_job_id
 from imgqueue.store import Gone, Store
 from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import LocalStack
@@ -240,6 +241,21 @@ def test_bulk_enqueue_is_one_transaction(store: Store, make_job: Callable[..., J
     store.jobs.enqueue(jobs)
     assert store.jobs.depth() == count
     assert all(j.status is JobStatus.QUEUED for j in store.jobs.get_many(j.id for j in jobs))
+
+
+def test_the_bytes_of_an_enqueue_are_counted_for_what_it_made(store: Store, make_job: Callable[..., Job]) -> None:
+    """Accepted bytes count the jobs made (a duplicate done at once included); stored bytes only the uploads
+    kept. A duplicate whose original is gone is not made (nor counted): the API queues it again as new."""
+    kept = make_job(b"x" * 100)
+    kept.input_bytes = 100
+    orphan = make_job()
+    orphan.input_bytes, orphan.duplicate_of, orphan.input_key = 40, new_job_id(), ""
+    made = store.jobs.enqueue([kept, orphan])
+    assert [j.id for j in made] == [kept.id]
+    with pytest.raises(JobNotFound):
+        store.jobs.get(orphan.id)
+    stats = store.stats()
+    assert stats["upload_bytes"] == 100 and stats["stored_upload_bytes"] == 100
 
 
 def test_a_worker_that_found_the_queue_empty_waits_for_a_wake_up_before_looking(store: Store,
