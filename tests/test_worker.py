@@ -236,6 +236,35 @@ def test_a_sigterm_to_the_whole_process_group_stops_every_worker_quickly(store: 
         local.workers.remove(proc)
 
 
+def test_a_worker_stopped_while_jobs_trickle_in_leaves_each_done_or_queued(store: Store, local: LocalStack,
+                                                                         make_job: Callable[..., Job]) -> None:
+    """A stop signal ends a worker's wait for work at once, wherever in its claim it lands: whatever that
+    claim took goes back to the queue, so every job ends done or queued, none held by a stopped worker."""
+    ids: list[str] = []
+    for _ in range(3):
+        proc = local.start_workers(concurrency=2)
+        local.wait_workers(2)
+        trickling = threading.Event()
+
+        def trickle(until: threading.Event) -> None:
+            while not until.wait(0.01):
+                ids.append(enqueue(store, make_job(image_bytes(24, 16))).id)
+
+        feeder = threading.Thread(target=trickle, args=(trickling,), daemon=True)
+        feeder.start()
+        time.sleep(0.5)
+        proc.signal(signal.SIGTERM)
+        assert proc.popen.wait(30) == 0  # type: ignore[union-attr]
+        trickling.set()
+        feeder.join(5)
+        local.workers.remove(proc)
+        assert store.workers.all() == [], "every worker process unregistered on its way out"
+        statuses = {job.status for job in store.jobs.get_many(ids)}
+        assert statuses <= {JobStatus.DONE, JobStatus.QUEUED}, statuses
+    local.start_workers(1)
+    wait_for(lambda: all(j.status is JobStatus.DONE for j in store.jobs.get_many(ids)), 60, "every job done")
+
+
 def test_a_second_stop_signal_never_waits_on_a_lock(settings: StackSettings) -> None:
     """The second signal can land inside the first one's handler, in ``Event.set``, which holds the event's
     (non-reentrant) lock: the handler must return without taking it, or the process hangs until killed."""

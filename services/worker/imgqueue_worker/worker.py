@@ -61,6 +61,12 @@ class Cancelled(Exception):
     """The job was cancelled while it ran (or is no longer this worker's): stop, write nothing more."""
 
 
+class _StopWaiting(BaseException):
+    """Raised by the stop signal's handler while the worker only waits for work: no need to wait out the
+    wait (up to a second). Whatever the interrupted claim took is in this worker's processing list, which
+    the stop hands back to the queue; redis-py drops a connection whose reply a BaseException cut off."""
+
+
 class Worker:
     def __init__(self, settings: WorkerSettings, worker_id: str | None = None) -> None:
         self.settings = settings
@@ -69,6 +75,7 @@ class Worker:
         self.limits = settings.limits
         self.stopping = threading.Event()
         self.stop_signalled = False
+        self.waiting = False  # in a claim: a stop signal may end the wait at once
         self.exhausted = False  # a job ran out of memory: this process stops after recording it
         self._store: Store | None = None
 
@@ -93,6 +100,8 @@ class Worker:
         self.stop_signalled = True
         log.info("worker=%s signal=%s stopping after the current job", self.id, signal.Signals(signum).name)
         self.stopping.set()
+        if self.waiting:
+            raise _StopWaiting
 
     def _on_time_limit(self, signum: int, frame: FrameType | None) -> None:
         raise JobTimeLimitExceeded(f"the job ran longer than its time limit of {self.settings.job_time_limit:g} s")
@@ -109,11 +118,13 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 if not jobs:
-                    jobs = self._claim(prefetch, look_first=not queue_empty)
+                    jobs = self._waiting_claim(prefetch, look_first=not queue_empty)
                     queue_empty = False
                     continue
                 jobs = self.process_batch(jobs, take=prefetch)
                 queue_empty = not jobs
+        except _StopWaiting:
+            pass  # the stop came as the wait for work ended
         finally:
             self.stopping.set()
             beat.join(timeout=self.settings.heartbeat_interval + 1)
@@ -125,6 +136,18 @@ class Worker:
 
     def _claim(self, prefetch: int, look_first: bool) -> list[Job]:
         return self._with_redis(lambda: self.store.runs.claim(self.id, 1.0, prefetch, look_first))
+
+    def _waiting_claim(self, prefetch: int, look_first: bool) -> list[Job]:
+        """A claim a stop signal may cut short (then nothing: the loop ends, the stop hands back the rest)."""
+        self.waiting = True
+        try:
+            if self.stopping.is_set():
+                return []
+            return self._claim(prefetch, look_first)
+        except _StopWaiting:
+            return []
+        finally:
+            self.waiting = False
 
     def _info(self) -> dict[str, Any]:
         return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": repr(time.time()),
