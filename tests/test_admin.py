@@ -56,3 +56,7 @@ def test_operators_list_show_retry_and_cancel_jobs_and_read_the_queue(local: Loc
     assert len(workers) == 1 and workers[0]["alive"] is True
     assert "jobs_done" in admin(local.settings, "workers", "list").stdout.splitlines()[0]
     assert admin(local.settings, "jobs", "list", "--status", "nonsense").returncode == 2
+    for option, value in (("--limit", "99999999999999999999"), ("--limit", "-1"), ("--older-than", "-5"),
+                          ("--newer-than", "1e400"), ("--older-than", "abc")):
+        refused = admin(local.settings, "jobs", "list", option, value)
+        assert refused.returncode == 2 and option in refused.stderr and "Traceback" not in refused.stderr, value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -19,6 +20,25 @@ from imgqueue.status import cancellable, retryable
 from imgqueue.store import Store
 
 LIST_COLUMNS = ("id", "status", "tenant", "priority", "age", "filename", "error_code")
+MOST_LISTED = 100_000
+
+
+def _seconds(text: str) -> float:
+    """An age in seconds: a finite number, 0 or more (argparse's type: its error names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"seconds must be a number, 0 or more: {text!r}")
+    return value
+
+
+def _how_many(text: str) -> int:
+    value = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= value <= MOST_LISTED:
+        raise argparse.ArgumentTypeError(f"from 1 to {MOST_LISTED}: {text!r}")
+    return value
 
 
 def add_parsers(groups: Any) -> None:
@@ -27,9 +47,9 @@ def add_parsers(groups: Any) -> None:
     listing = jobs.add_parser("list", help="newest first")
     listing.add_argument("--status", choices=[s.value for s in JobStatus])
     listing.add_argument("--tenant", help="one tenant's jobs ('' for open mode's)")
-    listing.add_argument("--older-than", type=float, default=0.0, metavar="SECONDS", help="created before then")
-    listing.add_argument("--newer-than", type=float, default=0.0, metavar="SECONDS", help="created since then")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--older-than", type=_seconds, default=0.0, metavar="SECONDS", help="created before then")
+    listing.add_argument("--newer-than", type=_seconds, default=0.0, metavar="SECONDS", help="created since then")
+    listing.add_argument("--limit", type=_how_many, default=50, help=f"most jobs listed (1 to {MOST_LISTED})")
     show = jobs.add_parser("show", help="one job's whole record")
     show.add_argument("job_id")
     for verb, text in (("retry", "queue failed or cancelled jobs again"), ("cancel", "cancel jobs not ended")):
