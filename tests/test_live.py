@@ -181,7 +181,7 @@ def test_metrics_scrape_and_move(api_server: LocalStack, local: LocalStack, tmp_
     assert all(len(requests.get(f"{url}/jobs/{j}/result", timeout=5).content) > 0 for j in good)
 
 
-def test_the_api_keeps_the_charts_samples_while_no_worker_runs(local: LocalStack) -> None:
+def test_the_api_keeps_the_charts_samples_while_no_worker_runs(local: LocalStack, store: Store) -> None:
     """Two API processes and no worker: the samples still come, one per interval for the whole fleet (the
     API processes take turns), and the dashboard's history reads them."""
     local.settings = local.settings.with_overrides(history_interval=0.5)
@@ -190,10 +190,6 @@ def test_the_api_keeps_the_charts_samples_while_no_worker_runs(local: LocalStack
     wait_for(lambda: len(local.client.history(window=60)) >= 2, 20, "points from samples the API took")
     started = time.time()
     time.sleep(3)
-    store = Store.from_settings(local.settings)
-    try:
-        taken = [s for s in store.history.since(started) if s["t"] <= started + 3]
-    finally:
-        store.close()
+    taken = [s for s in store.history.since(started) if s["t"] <= started + 3]
     assert 4 <= len(taken) <= 7, f"one sample per interval for the fleet, not one per process: {len(taken)}"
     assert taken[-1]["depth"]["normal"] == 1

@@ -10,9 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 
-from imgqueue_dev.procs import free_port
+from imgqueue_dev.procs import free_port, http_ok
 from imgqueue_dev.settings import StackSettings
 from imgqueue_dev.stack import Service
 from imgqueue_dev.waiting import wait_until
@@ -66,15 +65,9 @@ def test_a_running_api_opens_no_control_socket_in_its_home(settings: StackSettin
     env = {**os.environ, **settings.with_overrides(auth_mode="open", api_port=port).to_env(), "HOME": str(home)}
     proc = subprocess.Popen(Service.API.argv(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="the API to answer")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="the API to answer")
         assert not (home / ".gunicorn").exists(), "gunicorn's control socket would be shared by every instance"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False

@@ -196,6 +196,14 @@ def _whole(values: Mapping[str, Any], name: str) -> int | None:
     return int(raw)
 
 
+def whole_number(raw: str, name: str, low: int, high: int) -> int:
+    """``raw`` as a whole number in ASCII digits from ``low`` to ``high``; InvalidSpec naming ``name`` if not."""
+    value = int(raw) if _WHOLE.fullmatch(raw) else low - 1
+    if not low <= value <= high:
+        raise InvalidSpec(f"{name} must be a whole number in ASCII digits from {low} to {high}, got {_echo(raw)}")
+    return value
+
+
 def _flag(values: Mapping[str, Any], *names: str) -> bool:
     for name in names:
         value = values.get(name)

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from imgqueue import charts, public
 from imgqueue.errors import JobNotFound
 from imgqueue.job import Job, JobStatus
+from imgqueue.spec import whole_number
 
 from . import auth, results, state
 from .errors import ApiError
@@ -111,14 +112,9 @@ def me() -> Response:
 
 
 def _whole(raw: str, name: str, default: int, low: int, high: int) -> int:
-    """A query parameter's whole number in ASCII digits, from ``low`` to ``high`` (``default`` when empty)."""
+    """A query parameter's whole number (``spec.whole_number``), ``default`` when it is empty."""
     raw = raw.strip()
-    if raw == "":
-        return default
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else low - 1
-    if not low <= value <= high:
-        raise ApiError("invalid_parameter", f"{name} must be a whole number between {low} and {high}")
-    return value
+    return whole_number(raw, name, low, high) if raw else default
 
 
 def _status(raw: str) -> JobStatus | None:

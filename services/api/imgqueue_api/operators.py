@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
 
-from imgqueue.errors import JobNotFound
+from imgqueue.errors import InvalidSpec, JobNotFound
 from imgqueue.job import Job, JobStatus
+from imgqueue.options import SECONDS
+from imgqueue.spec import whole_number
 from imgqueue.status import cancellable, retryable
 from imgqueue.store import Store
 
@@ -24,21 +25,17 @@ MOST_LISTED = 100_000
 
 
 def _seconds(text: str) -> float:
-    """An age in seconds: a finite number, 0 or more (argparse's type: its error names the option)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"seconds must be a number, 0 or more: {text!r}")
-    return value
+    """An age in seconds, written as every number the API reads (``options.SECONDS``); argparse's type."""
+    if not SECONDS.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"seconds in ASCII digits (3600, 0.5), got {text[:40]!r}")
+    return float(text)
 
 
 def _how_many(text: str) -> int:
-    value = int(text) if text.isascii() and text.isdigit() else 0
-    if not 1 <= value <= MOST_LISTED:
-        raise argparse.ArgumentTypeError(f"from 1 to {MOST_LISTED}: {text!r}")
-    return value
+    try:
+        return whole_number(text, "the limit", 1, MOST_LISTED)
+    except InvalidSpec as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parsers(groups: Any) -> None:

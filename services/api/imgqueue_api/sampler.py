@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from imgqueue.config import Settings
 from imgqueue.store import FAILURE, Store
@@ -13,20 +14,16 @@ from imgqueue.store import FAILURE, Store
 log = logging.getLogger(__name__)
 
 
-def start(settings: Settings) -> threading.Event:
-    """Start this process's sampler (a daemon thread, a greenlet under gevent); set the event to stop it."""
-    stopping = threading.Event()
-    threading.Thread(target=_run, args=(settings, stopping), name="history-sampler", daemon=True).start()
-    return stopping
+def start(settings: Settings) -> None:
+    """This process's sampler: a daemon thread (a greenlet under gevent), for as long as the process lives."""
+    threading.Thread(target=_run, args=(settings,), name="history-sampler", daemon=True).start()
 
 
-def _run(settings: Settings, stopping: threading.Event) -> None:
+def _run(settings: Settings) -> None:
     store = Store.from_settings(settings)
-    try:
-        while not stopping.wait(settings.history_interval):  # the workers take one as they start
-            try:
-                store.sample_history()
-            except FAILURE as exc:  # Redis down or full: the next interval tries again
-                log.warning("history sample skipped: %s", exc)
-    finally:
-        store.close()
+    while True:
+        time.sleep(settings.history_interval)  # the workers take one as they start
+        try:
+            store.sample_history()
+        except FAILURE as exc:  # Redis down or full: the next interval tries again
+            log.warning("history sample skipped: %s", exc)
